@@ -1,0 +1,1 @@
+"""One module per exercise, each with a ``checks`` registry (see :mod:`grader.checks.base`)."""

@@ -1,0 +1,311 @@
+"""The shared machinery of every check: registering checks, calling learner code, comparing.
+
+A check module (one per exercise, e.g. ``grader/checks/vectors.py``) registers checks::
+
+    checks = Registry("vectors")
+
+    @checks.add("dot", "agrees_with_numpy", S.vector_pairs())
+    def _(learner, tol, a, b):
+        expect_close(learner.dot(a, b), np.dot(a, b), tol, scale=np.abs(a * b).sum())
+
+The course file (``grader/course.yaml``) says which registered checks count, their points,
+tolerances and hints. With a strategy, a check is a hypothesis property: it runs on many
+generated examples in the grader's process, each call going to the learner's child
+process; on failure hypothesis shrinks to the smallest failing example, and its message
+becomes the verdict. Without a strategy, the check runs once.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from ..format import call_text, describe_type, show
+from ..runner.sandbox import LearnerProcess, ProcessGone
+from ..runner.wire import Opaque, WireTensor
+
+
+# ----------------------------------------------------------------------------- outcomes
+
+
+class Mismatch(AssertionError):
+    """The learner's answer is wrong for this example (hypothesis shrinks it)."""
+
+
+class LearnerRaised(Exception):
+    """The learner's function raised an exception for this example (hypothesis shrinks it)."""
+
+
+class Abort(BaseException):
+    """Stop the check at once, without shrinking.
+
+    A BaseException, so hypothesis does not treat it as a failing example to shrink:
+    re-running a hang or a crash dozens of times would only waste the learner's time.
+    """
+
+    def __init__(self, message: str, *, not_started: bool = False):
+        super().__init__(message)
+        self.message = message
+        self.not_started = not_started
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Allowed error: ``|got - expected| <= atol + rtol * scale`` (scale defaults to |expected|)."""
+
+    rtol: float = 1e-9
+    atol: float = 1e-12
+
+
+# ----------------------------------------------------------------------------- registry
+
+
+@dataclass
+class CheckImpl:
+    function: str
+    id: str
+    body: Callable
+    strategy: object | None = None  # a hypothesis strategy of argument tuples, or None
+    needs: tuple = ()  # other checks' ids whose setup this one shares (informational)
+
+
+@dataclass
+class Registry:
+    """The checks of one exercise, by (function, id)."""
+
+    exercise: str
+    checks: dict = field(default_factory=dict)
+
+    def add(self, function: str, id: str, strategy=None):
+        def decorate(body):
+            key = (function, id)
+            if key in self.checks:
+                raise ValueError(f"check {function}.{id} registered twice")
+            self.checks[key] = CheckImpl(function, id, body, strategy)
+            return body
+
+        return decorate
+
+    def get(self, function: str, id: str) -> CheckImpl | None:
+        return self.checks.get((function, id))
+
+
+# ----------------------------------------------------------------------------- learner proxy
+
+
+class Learner:
+    """Stands for the learner's module inside a check: ``learner.dot(a, b)``.
+
+    Each call goes to the child process. The last call is remembered so that messages
+    can say exactly what was called (``dot(a=[1.0], b=[2.0]) returned ...``).
+    """
+
+    def __init__(self, process: LearnerProcess, signatures: dict[str, list[str]],
+                 check_autograd: bool = False):
+        self._process = process
+        self._signatures = signatures
+        self._check_autograd = check_autograd
+        self.last_call = ""
+        self.last_args: list | None = None
+        self.autograd_used: list[str] = []
+        self.seconds = 0.0
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return lambda *args, **kwargs: self.call(name, *args, **kwargs)
+
+    def call(self, name, *args, _return_args=False, _keep=False, _target=None, _timeout=None, **kwargs):
+        """Call the learner's ``name``; raise LearnerRaised or Abort if it does not return."""
+        params = self._signatures.get(name, [])
+        shown = call_text(name, params, args, kwargs) if _target is None else \
+            call_text(f"{_target_name(_target)}.{name}", params, args, kwargs)
+        self.last_call = shown
+        try:
+            reply = self._process.call(None if _target is not None else name, args, kwargs,
+                                       return_args=_return_args, keep=_keep, target=_target,
+                                       method=name if _target is not None else None, timeout=_timeout)
+        except ProcessGone as gone:
+            raise Abort(f"{shown} {gone.message}") from None
+        self.seconds += reply.seconds
+        if reply.autograd:
+            self.autograd_used.extend(reply.autograd)
+        if reply.status == "raised":
+            error = reply.error or {}
+            if error.get("missing") and _target is None:
+                raise Abort(f"{self._process.module_name}.py has no function named {name}. The course "
+                            f"expects {name}({', '.join(params)}); check the spelling and that it is "
+                            f"defined at the top level of the file.")
+            if error.get("not_implemented"):
+                raise Abort(f"{name} still raises NotImplementedError: write it to start scoring.",
+                            not_started=True)
+            raise LearnerRaised(f"{shown} raised {error_text(error)}")
+        self.last_args = reply.args
+        return reply.value
+
+    def keep(self, name, *args, **kwargs):
+        """Call ``name`` and keep its result in the child; returns a handle to it."""
+        return self.call(name, *args, _keep=True, **kwargs)
+
+    def method(self, handle, name, *args, keep=False, **kwargs):
+        return self.call(name, *args, _target=handle, _keep=keep, **kwargs)
+
+    def with_args(self, name, *args, **kwargs):
+        """Call ``name`` and also get back its arguments as they are after the call."""
+        value = self.call(name, *args, _return_args=True, **kwargs)
+        return value, self.last_args
+
+    def describe(self, handle) -> dict:
+        try:
+            return self._process.describe(handle)
+        except ProcessGone as gone:
+            raise Abort(f"{self.last_call} {gone.message}") from None
+
+
+def _target_name(handle) -> str:
+    return "model" if "Module" in handle.type_name or handle.type_name.endswith("MLP") else "obj"
+
+
+def error_text(error: dict) -> str:
+    """``IndexError: index 3 is out of bounds (vectors.py, line 12: return a[3])``."""
+    text = error.get("type", "an exception")
+    if error.get("message"):
+        text += f": {error['message']}"
+    where = location_text(error)
+    return f"{text} ({where})" if where else text
+
+
+def location_text(error: dict) -> str:
+    import os
+
+    if not error.get("file"):
+        return ""
+    where = f"{os.path.basename(str(error['file']))}, line {error.get('line')}"
+    if error.get("text"):
+        where += f": {str(error['text']).strip()}"
+    return where
+
+
+# ----------------------------------------------------------------------------- comparisons
+
+
+def fail(message: str):
+    raise Mismatch(message)
+
+
+def as_number(got, what: str) -> float:
+    """The returned value as a float, or a Mismatch that explains what came back instead."""
+    if isinstance(got, (bool, np.bool_)) or got is None or isinstance(got, (str, Opaque, list, tuple, dict)):
+        fail(f"{what} returned {show(got)}, which is {describe_type(got)}; expected a number")
+    if isinstance(got, np.ndarray):
+        if got.ndim != 0:
+            fail(f"{what} returned {describe_type(got)}; expected a single number")
+        got = got.item()
+    if isinstance(got, WireTensor):
+        fail(f"{what} returned {describe_type(got)}; expected a single number")
+    if isinstance(got, complex) or isinstance(got, np.complexfloating):
+        fail(f"{what} returned the complex number {got}; expected a real number")
+    return float(got)
+
+
+def as_array(got, what: str, *, allow_lists: bool = True) -> np.ndarray:
+    """The returned value as a float array (lists of numbers are accepted for values)."""
+    if isinstance(got, WireTensor):
+        return got.array
+    if isinstance(got, np.ndarray):
+        if got.dtype.kind not in "biuf":
+            fail(f"{what} returned {describe_type(got)}; expected an array of numbers")
+        return got.astype(float) if got.dtype.kind != "f" else got
+    if allow_lists and isinstance(got, (list, tuple)):
+        try:
+            arr = np.array(got, dtype=float)
+        except (TypeError, ValueError):
+            fail(f"{what} returned {show(got)}, which is not an array of numbers")
+        return arr
+    fail(f"{what} returned {show(got)}, which is {describe_type(got)}; expected a NumPy array")
+
+
+def close_enough(got, expected, tol: Tolerance, scale=None) -> np.ndarray:
+    """Elementwise verdict: within ``atol + rtol*scale``, NaN only where NaN is expected."""
+    got = np.asarray(got, dtype=float)
+    expected = np.asarray(expected, dtype=float)
+    scale = np.abs(expected) if scale is None else np.abs(np.asarray(scale, dtype=float))
+    with np.errstate(invalid="ignore", over="ignore"):
+        ok = np.abs(got - expected) <= tol.atol + tol.rtol * scale
+        ok |= (got == expected)  # equal infinities
+        ok |= np.isnan(got) & np.isnan(expected)
+    return ok
+
+
+def expect_close(got, expected, tol: Tolerance, *, scale=None, what: str | None = None,
+                 learner: Learner | None = None, hint: str = ""):
+    """Fail unless ``got`` equals ``expected`` (a number or an array) within ``tol``.
+
+    ``what`` names the call in the message (default: the learner's last call).
+    """
+    what = what or (learner.last_call if learner else "the function")
+    expected_arr = np.asarray(expected, dtype=float)
+    if expected_arr.ndim == 0:
+        value = as_number(got, what)
+        if not close_enough(value, expected_arr, tol, scale).all():
+            fail(f"{what} returned {show(value)}, expected {show(float(expected_arr))}{_hint(hint)}")
+        return value
+    arr = as_array(got, what)
+    if arr.shape != expected_arr.shape:
+        fail(f"{what} returned {describe_type(got)}; expected shape {tuple(expected_arr.shape)}{_hint(hint)}")
+    ok = close_enough(arr, expected_arr, tol, scale)
+    if not ok.all():
+        idx = tuple(int(i) for i in np.argwhere(~ok)[0])
+        at = f" (first difference at index {idx[0] if len(idx) == 1 else idx}: " \
+             f"{show(arr[idx].item())} vs {show(expected_arr[idx].item())})"
+        fail(f"{what} returned {show(arr)}, expected {show(expected_arr)}{at}{_hint(hint)}")
+    return arr
+
+
+def _hint(hint: str) -> str:
+    return f". {hint}" if hint else ""
+
+
+def is_finite_number(x) -> bool:
+    return isinstance(x, float) and math.isfinite(x)
+
+
+# ----------------------------------------------------------------------------- shared checks
+
+
+def expect_float(got, what: str) -> float:
+    """The contract promises a plain number (Python float or NumPy float scalar)."""
+    if isinstance(got, bool) or not isinstance(got, (float, np.floating)):
+        fail(f"{what} returned {show(got)}, which is {describe_type(got)}; expected a float "
+             f"(e.g. wrap the result in float(...))")
+    return float(got)
+
+
+def expect_array(got, shape: tuple, what: str) -> np.ndarray:
+    """The contract promises a float NumPy array of ``shape``."""
+    if not isinstance(got, np.ndarray):
+        fail(f"{what} returned {show(got)}, which is {describe_type(got)}; expected a NumPy array "
+             f"of shape {shape}")
+    if got.shape != tuple(shape):
+        fail(f"{what} returned an array of shape {got.shape}; expected shape {tuple(shape)}")
+    if got.dtype.kind != "f":
+        fail(f"{what} returned an array of dtype {got.dtype}; expected floats (dtype float64) — "
+             f"integer results lose the fractional part")
+    return got
+
+
+def expect_inputs_unchanged(learner: Learner, name: str, args: tuple, **kwargs) -> None:
+    """Call ``name`` and fail if it changed any array it was given (callers keep their data)."""
+    before = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    learner.call(name, *args, _return_args=True, **kwargs)
+    after = learner.last_args or []
+    params = learner._signatures.get(name, [])
+    for i, (b, a) in enumerate(zip(before, after)):
+        if isinstance(b, np.ndarray) and (not isinstance(a, np.ndarray) or a.shape != b.shape
+                                          or not np.array_equal(a, b, equal_nan=True)):
+            pname = params[i] if i < len(params) else f"argument {i + 1}"
+            fail(f"{learner.last_call} changed its input {pname}: it was {show(b)} before the call and "
+                 f"{show(a)} after. Work on a copy (e.g. {pname} = {pname}.copy() or "
+                 f"np.array({pname}, dtype=float)) so the caller's data stays as it was")

@@ -1,0 +1,194 @@
+"""Grade exercises: run each check of the course against the learner's isolated module.
+
+This is the middle of the data path: course definition -> **checks -> runner** -> results.
+For every exercise a :class:`~grader.runner.sandbox.LearnerProcess` imports the learner's
+module in a child process; every check runs in *this* process (hypothesis, oracles,
+comparisons), sending only inputs to the child and getting only plain data back.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import zlib
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Callable
+
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis.errors import Flaky, HypothesisException
+
+from .checks.base import Abort, CheckImpl, Learner, LearnerRaised, Mismatch, location_text
+from .course import CheckSpec, Course, Exercise
+from .format import show
+from .results import CheckResult, ExerciseResult, Report
+from .runner.sandbox import LearnerProcess
+
+Progress = Callable[[str, int, int], None]  # (exercise name, done, total)
+
+
+def check_seed(base_seed: int, exercise: str, spec: CheckSpec) -> int:
+    """A fixed seed per check: the same submission always meets the same examples."""
+    return (base_seed * 1_000_003 + zlib.crc32(f"{exercise}/{spec.function}/{spec.id}".encode())) % (2 ** 32)
+
+
+def run_check(impl: CheckImpl, spec: CheckSpec, learner: Learner, seed: int) -> CheckResult:
+    """Run one check; turn whatever happens into a verdict with a teaching message."""
+
+    def verdict(passed: bool, message: str = "", **flags) -> CheckResult:
+        if message and not passed and spec.hint and not flags.get("not_started"):
+            message = f"{message}\nHint: {spec.hint}"
+        return CheckResult(name=spec.title, function=spec.function, kind=spec.kind, passed=passed,
+                           max_score=spec.points, message=message, **flags)
+
+    if impl.strategy is None:
+        def test():
+            impl.body(learner, spec.tolerance)
+    else:
+        @settings(max_examples=spec.examples, database=None, deadline=None, derandomize=False,
+                  phases=(Phase.explicit, Phase.generate, Phase.shrink), report_multiple_bugs=False,
+                  suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet, print_blob=False)
+        @hypothesis_seed(seed)
+        @given(impl.strategy)
+        def test(example):
+            impl.body(learner, spec.tolerance, *example)
+
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            test()
+    except Abort as stop:
+        return verdict(False, stop.message, not_started=stop.not_started)
+    except (Mismatch, LearnerRaised) as failure:
+        return verdict(False, str(failure))
+    except Flaky as flaky:
+        inner = _first_learner_failure(flaky)
+        return verdict(False, "gave different answers when called twice with the same input"
+                       + (f": {inner}" if inner else "") + " — does it depend on randomness or on "
+                       "values kept from earlier calls?")
+    except HypothesisException as exc:
+        return verdict(False, f"the check could not run ({type(exc).__name__}); please report this")
+    except Exception as exc:  # a value the check could not even compare
+        return verdict(False, f"{learner.last_call} returned a value the check could not use "
+                       f"({type(exc).__name__}: {exc})")
+    return verdict(True)
+
+
+def _first_learner_failure(group) -> str:
+    for exc in getattr(group, "exceptions", ()):
+        if isinstance(exc, (Mismatch, LearnerRaised)):
+            return str(exc)
+    return ""
+
+
+def grade_exercise(exercise: Exercise, source_dir: str, seed: int,
+                   functions: list[str] | None = None) -> ExerciseResult:
+    """Grade one exercise module found in ``source_dir`` (its correctness checks).
+
+    ``functions`` limits grading to some of its functions (used to spread one exercise
+    over several worker processes); each call starts its own learner process.
+    """
+    path = os.path.join(source_dir, exercise.module_file)
+    specs = [s for s in exercise.checks() if s.kind == "correctness"
+             and (functions is None or s.function in functions)]
+
+    def all_checks(message: str, **flags) -> ExerciseResult:
+        return ExerciseResult(exercise.name, message=message, checks=[
+            CheckResult(name=s.title, function=s.function, kind=s.kind, passed=False,
+                        max_score=s.points, message=message, **flags) for s in specs])
+
+    if not os.path.isfile(path):
+        return all_checks(f"{path} was not found: grade looks for a file named {exercise.module_file} "
+                          f"in {source_dir}", error=True)
+    registry = exercise.registry()
+    with LearnerProcess(exercise.name, path, exercise.limits, torch=exercise.framework == "torch",
+                        forbid_autograd=exercise.forbid_autograd) as process:
+        try:
+            load_error = process.start()
+        except Exception as gone:  # ProcessGone while importing: hang, exit, crash
+            load_error = {"type": "", "message": getattr(gone, "message", str(gone)), "gone": True}
+        if load_error is not None:
+            return all_checks(import_error_text(exercise, path, load_error), error=True)
+        learner = Learner(process, exercise.signatures())
+        results, not_started = [], set()
+        for spec in specs:
+            if spec.function in not_started:
+                results.append(CheckResult(spec.title, spec.function, spec.kind, False, spec.points,
+                                           f"{spec.function} still raises NotImplementedError: write it "
+                                           f"to start scoring.", not_started=True))
+                continue
+            result = run_check(registry.get(spec.function, spec.id), spec, learner,
+                               check_seed(seed, exercise.name, spec))
+            if result.not_started:
+                not_started.add(spec.function)
+            results.append(result)
+    return ExerciseResult(exercise.name, checks=results)
+
+
+def import_error_text(exercise: Exercise, path: str, error: dict) -> str:
+    """One paragraph naming the file and line, for a module that cannot even be imported."""
+    name = os.path.basename(path)
+    if error.get("gone"):
+        return f"Importing {name} {error['message']}. Nothing in this exercise could be graded."
+    where = location_text(error) or name
+    kind = error.get("type", "Error")
+    message = error.get("message", "")
+    if kind in ("SyntaxError", "IndentationError", "TabError"):
+        return (f"{name} has a {kind} ({where}): {message}. Python could not read the file, so none of "
+                f"its functions could be graded; fix that line and run grade again.")
+    if kind in ("ModuleNotFoundError", "ImportError"):
+        return (f"{name} could not import what it needs ({where}): {kind}: {message}. Only NumPy"
+                f"{' and PyTorch' if exercise.framework == 'torch' else ''} and the standard library "
+                f"are available to exercises.")
+    if kind in ("SystemExit", "KeyboardInterrupt"):
+        return (f"{name} raised {kind} while being imported ({where}): code at the top level of the file "
+                f"runs on import, so keep exit() and input() out of it.")
+    return (f"{name} raised {kind}: {message} while being imported ({where}). Code at the top level of "
+            f"the file runs on import; nothing in this exercise could be graded.")
+
+
+def grade(course: Course, names: list[str], source_dir: str, seed: int, *, jobs: int = 1,
+          progress: Progress | None = None) -> Report:
+    """Grade ``names`` (reported in course order) from ``source_dir``.
+
+    With ``jobs > 1`` the work is spread over worker processes, one function's checks per
+    task, so one exercise can use every core; each task has its own learner process.
+    """
+    exercises = [e for e in course.exercises if e.name in names]
+    tasks = [(e, f.name) for e in exercises for f in e.functions
+             if any(c.kind == "correctness" for c in f.checks)]
+    parts: dict[tuple, ExerciseResult] = {}
+    done_per_exercise = {e.name: 0 for e in exercises}
+    needed = {e.name: sum(1 for t in tasks if t[0] is e) for e in exercises}
+    finished = 0
+
+    def record(task, result):
+        nonlocal finished
+        parts[(task[0].name, task[1])] = result
+        done_per_exercise[task[0].name] += 1
+        if done_per_exercise[task[0].name] == needed[task[0].name]:
+            finished += 1
+            if progress:
+                progress(task[0].name, finished, len(exercises))
+
+    if progress:
+        progress("", 0, len(exercises))
+    if jobs > 1 and len(tasks) > 1:
+        with ProcessPoolExecutor(max_workers=min(jobs, len(tasks))) as pool:
+            futures = {pool.submit(grade_exercise, t[0], source_dir, seed, [t[1]]): t for t in tasks}
+            for future in as_completed(futures):
+                record(futures[future], future.result())
+    else:
+        for t in tasks:
+            record(t, grade_exercise(t[0], source_dir, seed, [t[1]]))
+    report = Report()
+    for e in exercises:
+        pieces = [parts[(e.name, f.name)] for f in e.functions if (e.name, f.name) in parts]
+        merged = ExerciseResult(e.name, checks=[c for p in pieces for c in p.checks],
+                                message=next((p.message for p in pieces if p.message), ""))
+        report.exercises.append(merged)
+    for e in [e for e in exercises if needed[e.name] == 0] if progress else []:
+        progress(e.name, len(exercises), len(exercises))
+    return report
+
+
+__all__ = ["grade", "grade_exercise", "run_check", "check_seed", "show"]

@@ -1,0 +1,20 @@
+"""Reporters turn a :class:`~grader.results.Report` into text: the last step of the data path.
+
+Every format is built from ``Report`` alone, so they agree check for check.
+"""
+import json
+
+from ..results import Report
+from . import table
+
+
+def to_json(report: Report, **_) -> str:
+    """The documented JSON schema (see grader/results.py), as one document."""
+    return json.dumps(report.to_dict(), indent=2, ensure_ascii=False)
+
+
+def to_table(report: Report, **options) -> str:
+    return table.render(report, **options)
+
+
+FORMATS = {"table": to_table, "json": to_json}

@@ -1,0 +1,248 @@
+"""The child process: imports one learner module and runs calls the grader sends.
+
+Started by :mod:`grader.runner.sandbox` as ``python -I child.py READ_FD WRITE_FD`` in a
+fresh temporary directory, its own process group, stdin closed, stdout/stderr going to a
+capture file, and resource limits already applied. It knows nothing about checks or
+expected values: it receives inputs, calls the learner's function, and sends back plain
+data (see :mod:`grader.runner.wire`). Everything that decides a verdict happens in the
+grader's process.
+
+Requests (JSON headers) and replies:
+
+- ``{"op": "load", "path", "module", "source_dir", "torch", "forbid_autograd"}``
+  -> ``{"status": "ok"}`` or ``{"status": "error", "error": {...}}``
+- ``{"op": "call", "fn": NAME | null, "target": HANDLE | null, "args", "kwargs",
+  "return_args": bool, "keep": bool}`` -> ``{"status": "ok", "value", "args"?}``
+  or ``{"status": "raised", "error": {...}}``. ``keep`` stores the result in the child and
+  returns a handle, so objects (an ``MLP``) can be used across calls without crossing over.
+- ``{"op": "describe", "target": HANDLE}`` -> facts about a torch module (parameter shapes,
+  layer types), read with ``torch.nn.Module``'s own methods so a learner class cannot lie.
+- ``{"op": "ping"}`` -> ``{"status": "ok"}`` (measures an empty round trip).
+"""
+import importlib.util
+import os
+import sys
+import traceback
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _load_sibling(name):
+    # Loaded by path: the child's sys.path must not expose the grader or solutions.
+    spec = importlib.util.spec_from_file_location(f"_grader_{name}", os.path.join(_HERE, f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+wire = _load_sibling("wire")
+expressions = _load_sibling("expressions")
+
+
+class AutogradForbidden(RuntimeError):
+    pass
+
+
+class Child:
+    def __init__(self, read_fd: int, write_fd: int):
+        self.rfile = os.fdopen(read_fd, "rb", buffering=0)
+        self.wfile = os.fdopen(write_fd, "wb", buffering=0)
+        self.module = None
+        self.source_dir = None
+        self.module_path = None
+        self.objects = {}
+        self.torch = None
+        self.forbid_autograd = False
+        self.autograd_attempts = []
+
+    # ---------------------------------------------------------------- plumbing
+    def read_exactly(self, n):
+        chunks, left = [], n
+        while left:
+            chunk = self.rfile.read(left)
+            if not chunk:
+                raise EOFError
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+
+    def send(self, header, buffers=()):
+        self.wfile.write(wire.pack(header, list(buffers)))
+
+    def serve(self):
+        while True:
+            try:
+                header, buffers = wire.unpack(self.read_exactly)
+            except EOFError:
+                return
+            op = header.get("op")
+            if op == "bye":
+                return
+            handler = getattr(self, f"op_{op}", None)
+            if handler is None:
+                self.send({"status": "error", "error": {"type": "ProtocolError", "message": f"unknown op {op}"}})
+                continue
+            reply, out_buffers = handler(header, buffers)
+            self.send(reply, out_buffers)
+
+    # ---------------------------------------------------------------- values
+    def decode(self, node, buffers):
+        return wire.decode(node, buffers, tensor_factory=self.make_tensor,
+                           expr_factory=self.make_function, ref_factory=self.objects.__getitem__)
+
+    def make_tensor(self, array, dtype, device):
+        torch = self.torch
+        if torch is None:
+            raise wire.WireError("tensor sent to a NumPy exercise")
+        t = torch.from_numpy(array.copy())
+        return t.to(device=device)
+
+    def make_function(self, payload):
+        return expressions.as_plain_function(expressions.validate(payload))
+
+    def encode(self, value, buffers):
+        return wire.encode(value, buffers)
+
+    # ---------------------------------------------------------------- errors
+    def describe_error(self, exc):
+        """Type, message, and the learner-file line the exception came from."""
+        info = {"type": type(exc).__name__, "message": _safe_str(exc)}
+        if isinstance(exc, SyntaxError):
+            info.update(file=exc.filename, line=exc.lineno, text=(exc.text or "").rstrip()[:300],
+                        message=exc.msg)
+            return info
+        tb = exc.__traceback__
+        frames = traceback.extract_tb(tb) if tb is not None else []
+        learner = [f for f in frames if self.source_dir and os.path.abspath(f.filename).startswith(self.source_dir)]
+        if learner:
+            last = learner[-1]
+            info.update(file=last.filename, line=last.lineno, text=(last.line or "")[:300])
+            # Raised by the learner's own line (not by a library it called)?
+            info["raised_here"] = frames[-1] is last
+        return info
+
+    # ---------------------------------------------------------------- ops
+    def op_ping(self, header, buffers):
+        return {"status": "ok"}, []
+
+    def op_load(self, header, buffers):
+        self.source_dir = os.path.abspath(header["source_dir"])
+        self.module_path = os.path.abspath(header["path"])
+        self.forbid_autograd = bool(header.get("forbid_autograd"))
+        try:
+            import numpy  # noqa: F401  (loaded before learner code, as learners expect)
+            if header.get("torch"):
+                import torch
+                self.torch = torch
+                if self.forbid_autograd:
+                    self.install_autograd_guard(torch)
+            # Learners may import their own helper modules that sit beside the exercise.
+            sys.path.insert(0, self.source_dir)
+            spec = importlib.util.spec_from_file_location(header["module"], self.module_path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[header["module"]] = module
+            spec.loader.exec_module(module)
+            self.module = module
+        except BaseException as exc:  # noqa: B902 - learner code may raise anything
+            return {"status": "error", "error": self.describe_error(exc)}, []
+        return {"status": "ok"}, []
+
+    def install_autograd_guard(self, torch):
+        """Make every way of switching autograd back on fail loudly, and remember it."""
+        attempts = self.autograd_attempts
+
+        def forbid(name):
+            def blocked(*args, **kwargs):
+                attempts.append(name)
+                raise AutogradForbidden(
+                    f"{name} was called, but this exercise asks you to compute gradients by hand")
+            return blocked
+
+        torch.Tensor.backward = forbid("Tensor.backward()")
+        torch.autograd.backward = forbid("torch.autograd.backward()")
+        torch.autograd.grad = forbid("torch.autograd.grad()")
+        torch.enable_grad = forbid("torch.enable_grad()")
+        torch.autograd.enable_grad = torch.enable_grad
+        torch.set_grad_enabled = forbid("torch.set_grad_enabled()")
+        torch.autograd.set_grad_enabled = torch.set_grad_enabled
+        torch.set_grad_enabled_original = None
+
+    def resolve(self, header):
+        target = header.get("target")
+        if target is not None:
+            obj = self.objects[int(target)]
+            method = header.get("method")
+            return getattr(obj, method) if method else obj
+        name = header.get("fn")
+        fn = getattr(self.module, name, None)
+        if fn is None:
+            raise AttributeError(f"{os.path.basename(self.module_path)} has no function named {name!r}")
+        return fn
+
+    def op_call(self, header, buffers):
+        try:
+            fn = self.resolve(header)
+        except BaseException as exc:  # noqa: B902
+            error = self.describe_error(exc)
+            error["missing"] = True
+            return {"status": "raised", "error": error}, []
+        try:
+            args = [self.decode(a, buffers) for a in header.get("args", [])]
+            kwargs = {k: self.decode(v, buffers) for k, v in header.get("kwargs", {}).items()}
+        except BaseException as exc:  # noqa: B902
+            return {"status": "raised", "error": self.describe_error(exc)}, []
+        before = len(self.autograd_attempts)
+        try:
+            if self.torch is not None and self.forbid_autograd:
+                with self.torch.no_grad():
+                    value = fn(*args, **kwargs)
+            else:
+                value = fn(*args, **kwargs)
+        except BaseException as exc:  # noqa: B902 - SystemExit, KeyboardInterrupt too
+            error = self.describe_error(exc)
+            error["autograd"] = self.autograd_attempts[before:]
+            error["not_implemented"] = isinstance(exc, NotImplementedError) and error.get("raised_here", False)
+            return {"status": "raised", "error": error}, []
+        reply = {"status": "ok", "autograd": self.autograd_attempts[before:]}
+        out = []
+        if header.get("keep"):
+            handle = len(self.objects) + 1
+            self.objects[handle] = value
+            reply["value"] = {"t": "handle", "id": handle, "type": wire._type_name(value)}
+        else:
+            try:
+                reply["value"] = self.encode(value, out)
+            except BaseException as exc:  # noqa: B902 - a hostile object may raise anything
+                reply["value"] = {"t": "opaque", "type": wire._type_name(value), "repr": f"(could not be read: {_safe_str(exc)})"}
+        if header.get("return_args"):
+            reply["args"] = [self.encode(a, out) for a in args]
+        return reply, out
+
+    def op_describe(self, header, buffers):
+        torch = self.torch
+        obj = self.objects.get(int(header["target"]))
+        info = {"is_module": bool(torch is not None and isinstance(obj, torch.nn.Module))}
+        if info["is_module"]:
+            Module = torch.nn.Module
+            params = list(Module.named_parameters(obj))
+            info["parameters"] = [[n, list(p.shape), str(p.device), str(p.dtype).replace("torch.", "")]
+                                  for n, p in params]
+            info["layers"] = [type(m).__name__ for _, m in Module.named_modules(obj) if m is not obj]
+        return {"status": "ok", "value": wire.encode(info, [])}, []
+
+
+def _safe_str(exc):
+    try:
+        text = str(exc)
+        return text[:1000] if type(text) is str else ""
+    except BaseException:  # noqa: B902
+        return ""
+
+
+def main():
+    read_fd, write_fd = int(sys.argv[1]), int(sys.argv[2])
+    Child(read_fd, write_fd).serve()
+
+
+if __name__ == "__main__":
+    main()
