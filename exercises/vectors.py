@@ -38,13 +38,13 @@ def dot(a: np.ndarray, b: np.ndarray) -> float:
 
     Example:
         a = [1, -3, 5], b = [4, -2, -1]
-        a · b = 1*4 + (-3)*(-2) + 5*(-1) = 4 + 6 - 5 = 15
+        a · b = 1*4 + (-3)*(-2) + 5*(-1) = 4 + 6 - 5 = 5
 
     Pitfalls:
         - ``a * b`` is the elementwise product, an array of shape (n,); the
           dot product is the sum of that array.
-        - Watch the signs: (-3)*(-2) is +6. (A widely read article gets 3 for
-          this very example; the answer is 15.)
+        - Watch the signs: (-3)*(-2) is +6 and 5*(-1) is -5. One flipped sign
+          changes everything: [1, 3, -5] · [4, -2, -1] = 4 - 6 + 5 = 3.
         - Return one float, e.g. with ``float(...)``, not a 1-element array.
 
     Your task: return the sum of a[i] * b[i] over all i, as a float.

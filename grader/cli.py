@@ -46,9 +46,16 @@ def get_course() -> Course:
         fail_setup(f"the course file is broken: {e}")
 
 
+def all_names(course: Course) -> list[str]:
+    """Code exercises, then quizzes: the order of every report."""
+    from .quiz import quiz_names
+
+    return course.names() + [q for q in quiz_names() if q not in course.names()]
+
+
 def resolve_names(course: Course, names: tuple[str, ...]) -> list[str]:
     """Check exercise names; unknown ones are a usage error with a 'did you mean'."""
-    valid = course.names()
+    valid = all_names(course)
     for name in names:
         if name not in valid:
             close = difflib.get_close_matches(name, valid, n=1)
@@ -92,7 +99,9 @@ def main():
 @click.option("--verbose", "-v", is_flag=True, help="Show the failing checks of every exercise.")
 @click.option("--progress/--no-progress", "show_progress", default=None,
               help="Show progress while grading (default: when stderr is a terminal).")
-def run(exercises, source, fmt, seed, jobs, verbose, show_progress):
+@click.option("--student", metavar="ID", default=None,
+              help="Whose quiz numbers to use (default: git config user.email).")
+def run(exercises, source, fmt, seed, jobs, verbose, show_progress, student):
     """Grade exercises (all of them by default)."""
     from .grading import grade
     from .reporters import FORMATS
@@ -103,8 +112,14 @@ def run(exercises, source, fmt, seed, jobs, verbose, show_progress):
     if show_progress is None:
         show_progress = sys.stderr.isatty()
     jobs = jobs or os.cpu_count() or 1
-    report = grade(course, names, source_dir, course.seed if seed is None else seed, jobs=jobs,
+    report = grade(course, [n for n in names if n in course.names()], source_dir,
+                   course.seed if seed is None else seed, jobs=jobs,
                    progress=_progress_line if show_progress else None)
+    quizzes = [n for n in names if n not in course.names()]
+    if quizzes:
+        from .quiz import grade_quizzes
+
+        report.exercises.extend(grade_quizzes(quizzes, source_dir, student))
     progress_state.save(source_dir, report)
     click.echo(FORMATS[fmt](report, source=source or DEFAULT_SOURCE, verbose=verbose))
     sys.exit(0 if report.all_passed else 1)

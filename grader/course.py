@@ -160,8 +160,11 @@ def _check(node, function, examples, tol) -> CheckSpec:
     points = _float(node, "points", None)
     if points is None or points < 0:
         raise node.error("points", "must be a number of points, 0 or more")
+    options = dict(_get(node, "options", Node, Node()))
+    tolerance = _tolerance(node, tol)
+    tolerance = Tolerance(tolerance.rtol, tolerance.atol, options)
     return CheckSpec(id=_get(node, "id", str), title=_get(node, "title", str, _get(node, "id", str).replace("_", " ")),
-                     function=function, points=points, tolerance=_tolerance(node, tol),
+                     function=function, points=points, tolerance=tolerance,
                      examples=_int(node, "examples", examples), hint=_get(node, "hint", str, ""),
                      kind=kind, visibility=visibility, options=dict(_get(node, "options", Node, Node())))
 

@@ -63,7 +63,10 @@ def _nested(arr: np.ndarray, max_items: int) -> str:
     if arr.ndim == 0:
         return _scalar(arr.item())
     if arr.ndim == 1:
-        items = [_scalar(v) for v in arr[:max_items].tolist()]
+        if arr.dtype == np.float32:  # float32's own shortest repr, not float64's long one
+            items = [_scalar(float(str(v))) for v in arr[:max_items]]
+        else:
+            items = [_scalar(v) for v in arr[:max_items].tolist()]
         if arr.shape[0] > max_items:
             items.append("...")
         return "[" + ", ".join(items) + "]"

@@ -101,7 +101,7 @@ def grade_exercise(exercise: Exercise, source_dir: str, seed: int,
                           f"in {source_dir}", error=True)
     registry = exercise.registry()
     with LearnerProcess(exercise.name, path, exercise.limits, torch=exercise.framework == "torch",
-                        forbid_autograd=exercise.forbid_autograd) as process:
+                        forbid_autograd=exercise.forbid_autograd, seed=seed) as process:
         try:
             load_error = process.start()
         except Exception as gone:  # ProcessGone while importing: hang, exit, crash

@@ -46,9 +46,14 @@ class CheckResult:
     # Extra, reporter-only facts (e.g. visibility for Gradescope, seconds taken).
     # Not part of the JSON schema.
     extra: dict = field(default_factory=dict)
+    # Partial credit (e.g. a multiple-choice quiz question half right): when set, it is
+    # the score, whatever ``passed`` says.
+    awarded: float | None = None
 
     @property
     def score(self) -> float:
+        if self.awarded is not None:
+            return self.awarded
         return self.max_score if self.passed else 0.0
 
     def to_dict(self) -> dict:

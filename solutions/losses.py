@@ -44,8 +44,8 @@ def mse(y_true: np.ndarray, y_pred: np.ndarray) -> float:
         - Average, don't just sum: divide by the number of elements.
         - Square before averaging. The plain mean error lets positive and
           negative errors cancel (it is only 1.4 cm here).
-        - A widely read article gets 51 cm² for this same example; the right
-          answer is 13.4 cm².
+        - Keep the units in mind: the MSE is in cm², so it is not directly
+          comparable with the errors themselves (use the RMSE for that).
 
     Your task: return the mean of (y_pred - y_true)**2 over all elements,
     as a float.

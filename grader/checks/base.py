@@ -53,10 +53,18 @@ class Abort(BaseException):
 
 @dataclass(frozen=True)
 class Tolerance:
-    """Allowed error: ``|got - expected| <= atol + rtol * scale`` (scale defaults to |expected|)."""
+    """Allowed error: ``|got - expected| <= atol + rtol * scale`` (scale defaults to |expected|).
+
+    ``options`` carries a check's other settings from the course file (e.g. an accuracy
+    threshold, or float32 tolerances); read them with :meth:`option`.
+    """
 
     rtol: float = 1e-9
     atol: float = 1e-12
+    options: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def option(self, name: str, default=None):
+        return self.options.get(name, default)
 
 
 # ----------------------------------------------------------------------------- registry
@@ -111,6 +119,7 @@ class Learner:
         self.last_args: list | None = None
         self.autograd_used: list[str] = []
         self.seconds = 0.0
+        self.last_seconds = 0.0
 
     def __getattr__(self, name: str):
         if name.startswith("_"):
@@ -130,6 +139,7 @@ class Learner:
         except ProcessGone as gone:
             raise Abort(f"{shown} {gone.message}") from None
         self.seconds += reply.seconds
+        self.last_seconds = reply.seconds
         if reply.autograd:
             self.autograd_used.extend(reply.autograd)
         if reply.status == "raised":

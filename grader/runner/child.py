@@ -131,9 +131,17 @@ class Child:
         self.forbid_autograd = bool(header.get("forbid_autograd"))
         try:
             import numpy  # noqa: F401  (loaded before learner code, as learners expect)
+            seed = int(header.get("seed", 0))
+            import random
+
+            import numpy as np
+            random.seed(seed)
+            np.random.seed(seed % (2 ** 32))
             if header.get("torch"):
                 import torch
                 self.torch = torch
+                torch.manual_seed(seed)
+                torch.set_num_threads(max(1, int(header.get("threads", 1))))
                 if self.forbid_autograd:
                     self.install_autograd_guard(torch)
             # Learners may import their own helper modules that sit beside the exercise.
@@ -158,14 +166,41 @@ class Child:
                     f"{name} was called, but this exercise asks you to compute gradients by hand")
             return blocked
 
+        # Autograd is off for the whole life of the process; switching it *off* stays allowed
+        # (torch.no_grad() in learner code is fine), switching it on is refused.
+        torch._C._set_grad_enabled(False)
+        original_set_grad_enabled = torch.set_grad_enabled
+        refuse_enable = forbid("torch.set_grad_enabled(True)")
+
+        def set_grad_enabled(mode, *args, **kwargs):
+            if mode:
+                return refuse_enable()
+            return original_set_grad_enabled(False)
+
         torch.Tensor.backward = forbid("Tensor.backward()")
         torch.autograd.backward = forbid("torch.autograd.backward()")
         torch.autograd.grad = forbid("torch.autograd.grad()")
         torch.enable_grad = forbid("torch.enable_grad()")
         torch.autograd.enable_grad = torch.enable_grad
-        torch.set_grad_enabled = forbid("torch.set_grad_enabled()")
-        torch.autograd.set_grad_enabled = torch.set_grad_enabled
-        torch.set_grad_enabled_original = None
+        torch.set_grad_enabled = set_grad_enabled
+        torch.autograd.set_grad_enabled = set_grad_enabled
+        torch.autograd.grad_mode.set_grad_enabled = set_grad_enabled
+        # torch.func transforms differentiate even inside no_grad(), so they are closed too.
+        func = getattr(torch, "func", None)
+        for name in ("grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "linearize"):
+            if func is not None and hasattr(func, name):
+                setattr(func, name, forbid(f"torch.func.{name}()"))
+        functional = getattr(torch.autograd, "functional", None)
+        for name in ("vjp", "jvp", "jacobian", "hessian", "vhp", "hvp"):
+            if functional is not None and hasattr(functional, name):
+                setattr(functional, name, forbid(f"torch.autograd.functional.{name}()"))
+
+    def check_grad_mode(self):
+        """Autograd switched back on by a private route: note it, and switch it off again."""
+        torch = self.torch
+        if torch is not None and self.forbid_autograd and torch.is_grad_enabled():
+            self.autograd_attempts.append("autograd switched back on")
+            torch._C._set_grad_enabled(False)
 
     def resolve(self, header):
         target = header.get("target")
@@ -193,16 +228,17 @@ class Child:
             return {"status": "raised", "error": self.describe_error(exc)}, []
         before = len(self.autograd_attempts)
         try:
-            if self.torch is not None and self.forbid_autograd:
-                with self.torch.no_grad():
-                    value = fn(*args, **kwargs)
-            else:
-                value = fn(*args, **kwargs)
+            value = fn(*args, **kwargs)
         except BaseException as exc:  # noqa: B902 - SystemExit, KeyboardInterrupt too
+            self.check_grad_mode()
             error = self.describe_error(exc)
             error["autograd"] = self.autograd_attempts[before:]
             error["not_implemented"] = isinstance(exc, NotImplementedError) and error.get("raised_here", False)
             return {"status": "raised", "error": error}, []
+        self.check_grad_mode()
+        if self.torch is not None and self.forbid_autograd and _has_graph(value, self.torch):
+            # Autograd switched on by a route the guard does not close: the result carries a graph.
+            self.autograd_attempts.append("a result that carries an autograd graph (requires_grad)")
         reply = {"status": "ok", "autograd": self.autograd_attempts[before:]}
         out = []
         if header.get("keep"):
@@ -222,13 +258,25 @@ class Child:
         torch = self.torch
         obj = self.objects.get(int(header["target"]))
         info = {"is_module": bool(torch is not None and isinstance(obj, torch.nn.Module))}
+        out = []
         if info["is_module"]:
             Module = torch.nn.Module
             params = list(Module.named_parameters(obj))
-            info["parameters"] = [[n, list(p.shape), str(p.device), str(p.dtype).replace("torch.", "")]
-                                  for n, p in params]
+            info["parameters"] = {n: p.detach() for n, p in params}
             info["layers"] = [type(m).__name__ for _, m in Module.named_modules(obj) if m is not obj]
-        return {"status": "ok", "value": wire.encode(info, [])}, []
+        return {"status": "ok", "value": wire.encode(info, out)}, out
+
+
+def _has_graph(value, torch, depth=0):
+    if depth > 4:
+        return False
+    if type(value) is torch.Tensor:
+        return bool(value.requires_grad or value.grad_fn is not None)
+    if type(value) in (list, tuple):
+        return any(_has_graph(v, torch, depth + 1) for v in value)
+    if type(value) is dict:
+        return any(_has_graph(v, torch, depth + 1) for v in value.values())
+    return False
 
 
 def _safe_str(exc):

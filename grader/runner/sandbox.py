@@ -70,13 +70,14 @@ class LearnerProcess:
     """Runs one learner module in an isolated child process."""
 
     def __init__(self, module_name: str, module_path: str, limits: Limits | None = None, *,
-                 torch: bool = False, forbid_autograd: bool = False):
+                 torch: bool = False, forbid_autograd: bool = False, seed: int = 0):
         self.module_name = module_name
         self.module_path = os.path.abspath(module_path)
         self.source_dir = os.path.dirname(self.module_path)
         self.limits = limits or Limits()
         self.torch = torch
         self.forbid_autograd = forbid_autograd
+        self.seed = seed
         self.proc: subprocess.Popen | None = None
         self.workdir: str | None = None
         self.load_error: dict | None = None
@@ -109,7 +110,8 @@ class LearnerProcess:
         fcntl.fcntl(self._from_child, fcntl.F_SETFD, fcntl.FD_CLOEXEC)
         reply = self._request({"op": "load", "path": self.module_path, "module": self.module_name,
                                "source_dir": self.source_dir, "torch": self.torch,
-                               "forbid_autograd": self.forbid_autograd}, [])
+                               "forbid_autograd": self.forbid_autograd, "seed": self.seed,
+                               "threads": self.limits.threads}, [])
         header = reply[0]
         self.load_error = header.get("error") if header.get("status") != "ok" else None
         if self.load_error is not None and not isinstance(self.load_error, dict):

@@ -120,6 +120,10 @@ def encode(value, buffers: list, depth: int = 0, expr_to_tree=None):
         return _encode_tensor(value, buffers, torch)
     if isinstance(value, Handle):
         return value.ref()
+    if isinstance(value, WireTensor):  # the grader sends tensors without importing torch
+        node = _encode_array(value.array, buffers)
+        node.update(t="tensor", dtype=value.dtype, device=value.device)
+        return node
     if expr_to_tree is not None:
         tree = expr_to_tree(value)
         if tree is not None:

@@ -1,0 +1,237 @@
+"""Checks of ``backprop``: hand-written gradients against torch.autograd.
+
+The oracle is torch.autograd, run here in the grader's process on the same inputs. The
+learner's functions run in the child under ``torch.no_grad()`` with every way of turning
+autograd back on closed (see ``Child.install_autograd_guard``). Each check runs on the CPU,
+and on CUDA too when this machine has it, in float64 and float32.
+"""
+import numpy as np
+from hypothesis import strategies as st
+
+from .. import strategies as S
+from .base import LearnerRaised, Registry, fail
+from .tensors import autograd_reference, devices, expect_tensor, tensor
+
+checks = Registry("backprop")
+
+
+def _case(**shapes):
+    """Draw a dtype and arrays of the given shapes (shape entries name shared dimensions)."""
+    def build(dims):
+        arrays = {name: S.grid_arrays(tuple(dims[d] for d in shape)) for name, shape in shapes.items()}
+        return st.tuples(S.float_dtypes(), st.fixed_dictionaries(arrays))
+
+    return st.fixed_dictionaries({"N": S.sizes(1, 6), "I": S.sizes(1, 5), "H": S.sizes(1, 5),
+                                  "O": S.sizes(1, 4)}).flatmap(build).map(lambda t: (t[0], t[1]))
+
+
+LINEAR = _case(dy=("N", "O"), x=("N", "I"), W=("O", "I"))
+RELU = _case(dy=("N", "H"), x=("N", "H"))
+MSE = _case(y_pred=("N", "O"), y=("N", "O"))
+TWO_LAYER = _case(x=("N", "I"), y=("N", "O"), W1=("H", "I"), b1=("H",), W2=("O", "H"), b2=("O",))
+
+
+def _send(arrays: dict, names, dtype, device):
+    return [tensor(arrays[n], dtype, device) for n in names]
+
+
+# ----------------------------------------------------------------------------- oracles
+
+def _linear_grads(dtype, a):
+    dy = a["dy"]
+    b = np.zeros(a["W"].shape[0])
+
+    def loss(x, W, b):
+        return ((x @ W.T + b) * _t(dy, x)).sum()
+
+    return autograd_reference(loss, {"x": a["x"], "W": a["W"], "b": b}, dtype)
+
+
+def _relu_grads(dtype, a):
+    dy = a["dy"]
+    return autograd_reference(lambda x: (x.relu() * _t(dy, x)).sum(), {"x": a["x"]}, dtype)
+
+
+def _mse_grads(dtype, a):
+    y = a["y"]
+    return autograd_reference(lambda y_pred: ((y_pred - _t(y, y_pred)) ** 2).mean(), {"y_pred": a["y_pred"]}, dtype)
+
+
+def _two_layer_grads(dtype, a):
+    x, y = a["x"], a["y"]
+
+    def loss(W1, b1, W2, b2):
+        h = _t(x, W1) @ W1.T + b1
+        return (((h.relu() @ W2.T + b2) - _t(y, W1)) ** 2).mean()
+
+    return autograd_reference(loss, {k: a[k] for k in ("W1", "b1", "W2", "b2")}, dtype)
+
+
+def _t(array, like):
+    import torch
+
+    return torch.tensor(array, dtype=like.dtype)
+
+
+# ----------------------------------------------------------------------------- linear_backward
+
+def _linear_parts(learner, got, what):
+    if not isinstance(got, (tuple, list)) or len(got) != 3:
+        fail(f"{what} returned {got!r}; expected a tuple of three tensors (dx, dW, db)")
+    return got
+
+
+@checks.add("linear_backward", "matches_autograd", LINEAR)
+def _(learner, tol, dtype, a):
+    expected = _linear_grads(dtype, a)
+    for device in devices():
+        got = _linear_parts(learner, learner.linear_backward(*_send(a, ("dy", "x", "W"), dtype, device)),
+                            learner.last_call)
+        for name, value, key in zip(("dx", "dW", "db"), got, ("x", "W", "b")):
+            expect_tensor(value, expected[key], dtype=dtype, device=device, tol=tol, what=learner.last_call,
+                          name=name)
+
+
+@checks.add("linear_backward", "keeps_dtype_and_device", LINEAR)
+def _(learner, tol, _dtype, a):
+    for device in devices():
+        for dtype in ("float32", "float64"):
+            expected = _linear_grads(dtype, a)
+            got = _linear_parts(learner, learner.linear_backward(*_send(a, ("dy", "x", "W"), dtype, device)),
+                                learner.last_call)
+            for name, value, key in zip(("dx", "dW", "db"), got, ("x", "W", "b")):
+                expect_tensor(value, expected[key], dtype=dtype, device=device, tol=tol, values=False,
+                              what=learner.last_call, name=name)
+
+
+# ----------------------------------------------------------------------------- relu_backward
+
+@checks.add("relu_backward", "matches_autograd", RELU)
+def _(learner, tol, dtype, a):
+    expected = _relu_grads(dtype, a)["x"]
+    for device in devices():
+        got = learner.relu_backward(*_send(a, ("dy", "x"), dtype, device))
+        expect_tensor(got, expected, dtype=dtype, device=device, tol=tol, what=learner.last_call, name="dx")
+
+
+@checks.add("relu_backward", "zero_gradient_at_zero", S.sizes(1, 6).map(lambda n: (n,)))
+def _(learner, tol, n):
+    x = np.zeros((1, n))
+    x[0, ::2] = 1.0  # some exact zeros, some positive entries
+    dy = np.ones((1, n))
+    expected = (x > 0).astype(float)
+    for device in devices():
+        got = learner.relu_backward(tensor(dy, "float64", device), tensor(x, "float64", device))
+        expect_tensor(got, expected, dtype="float64", device=device, tol=tol, what=learner.last_call, name="dx")
+
+
+@checks.add("relu_backward", "keeps_dtype_and_device", RELU)
+def _(learner, tol, _dtype, a):
+    for device in devices():
+        for dtype in ("float32", "float64"):
+            got = learner.relu_backward(*_send(a, ("dy", "x"), dtype, device))
+            expect_tensor(got, _relu_grads(dtype, a)["x"], dtype=dtype, device=device, tol=tol, values=False,
+                          what=learner.last_call, name="dx")
+
+
+@checks.add("relu_backward", "leaves_inputs_unchanged", RELU)
+def _(learner, tol, dtype, a):
+    _expect_tensor_inputs_unchanged(learner, "relu_backward", _send(a, ("dy", "x"), dtype, "cpu"))
+
+
+def _expect_tensor_inputs_unchanged(learner, name, args):
+    learner.call(name, *args, _return_args=True)
+    params = learner._signatures.get(name, [])
+    for i, (before, after) in enumerate(zip(args, learner.last_args or [])):
+        if not hasattr(after, "array") or not np.array_equal(before.array, after.array, equal_nan=True):
+            fail(f"{learner.last_call} changed its input {params[i]}: it was {before.array.tolist()} before "
+                 f"the call and {getattr(after, 'array', after)!r} after. Build a new tensor (e.g. "
+                 f"dy * (x > 0)) instead of writing into the inputs")
+
+
+# ----------------------------------------------------------------------------- mse_backward
+
+@checks.add("mse_backward", "matches_autograd", MSE)
+def _(learner, tol, dtype, a):
+    expected = _mse_grads(dtype, a)["y_pred"]
+    for device in devices():
+        got = learner.mse_backward(*_send(a, ("y_pred", "y"), dtype, device))
+        expect_tensor(got, expected, dtype=dtype, device=device, tol=tol, what=learner.last_call, name="dy_pred")
+
+
+@checks.add("mse_backward", "keeps_dtype_and_device", MSE)
+def _(learner, tol, _dtype, a):
+    for device in devices():
+        for dtype in ("float32", "float64"):
+            got = learner.mse_backward(*_send(a, ("y_pred", "y"), dtype, device))
+            expect_tensor(got, _mse_grads(dtype, a)["y_pred"], dtype=dtype, device=device, tol=tol, values=False,
+                          what=learner.last_call, name="dy_pred")
+
+
+# ----------------------------------------------------------------------------- two_layer_backward
+
+PARAMS = ("W1", "b1", "W2", "b2")
+
+
+def _two_layer(learner, a, dtype, device):
+    got = learner.two_layer_backward(*_send(a, ("x", "y") + PARAMS, dtype, device))
+    if not isinstance(got, dict) or sorted(got) != sorted(PARAMS):
+        keys = sorted(got) if isinstance(got, dict) else None
+        fail(f"{learner.last_call} returned {'a dict with keys ' + str(keys) if keys is not None else repr(got)}; "
+             f"expected a dict with exactly the keys 'W1', 'b1', 'W2', 'b2'")
+    return got
+
+
+@checks.add("two_layer_backward", "matches_autograd", TWO_LAYER)
+def _(learner, tol, dtype, a):
+    expected = _two_layer_grads(dtype, a)
+    for device in devices():
+        got = _two_layer(learner, a, dtype, device)
+        for key in PARAMS:
+            expect_tensor(got[key], expected[key], dtype=dtype, device=device, tol=tol, what=learner.last_call,
+                          name=f"the gradient '{key}'")
+
+
+@checks.add("two_layer_backward", "keeps_dtype_and_device", TWO_LAYER)
+def _(learner, tol, _dtype, a):
+    for device in devices():
+        for dtype in ("float32", "float64"):
+            expected = _two_layer_grads(dtype, a)
+            got = _two_layer(learner, a, dtype, device)
+            for key in PARAMS:
+                expect_tensor(got[key], expected[key], dtype=dtype, device=device, tol=tol, values=False,
+                              what=learner.last_call, name=f"the gradient '{key}'")
+
+
+# ----------------------------------------------------------------------------- no autograd
+
+_BY_HAND_CASES = {
+    "linear_backward": ("dy", "x", "W"),
+    "relu_backward": ("dy", "x"),
+    "mse_backward": ("y_pred", "y"),
+    "two_layer_backward": ("x", "y") + PARAMS,
+}
+_FIXED = {"dy": np.ones((2, 2)), "x": np.array([[1.0, -2.0], [0.5, 3.0]]), "W": np.eye(2),
+          "y_pred": np.array([[1.0, 2.0], [3.0, 4.0]]), "y": np.zeros((2, 2)),
+          "W1": np.array([[1.0, 0.5], [-1.0, 2.0]]), "b1": np.zeros(2), "W2": np.eye(2), "b2": np.zeros(2)}
+
+
+def _by_hand(function):
+    def body(learner, tol):
+        learner.autograd_used.clear()
+        args = [tensor(_FIXED[n], "float64", "cpu") for n in _BY_HAND_CASES[function]]
+        try:
+            learner.call(function, *args)
+        except LearnerRaised:
+            if not learner.autograd_used:
+                raise
+        used = list(dict.fromkeys(learner.autograd_used))
+        if used:
+            fail(f"{learner.last_call} used autograd ({', '.join(used)}). This exercise is about working the "
+                 f"gradients out yourself with the chain rule: write each gradient as tensor operations "
+                 f"(matrix products, sums, masks) on the values you are given")
+    return body
+
+
+for _function in _BY_HAND_CASES:
+    checks.add(_function, "computes_gradients_by_hand")(_by_hand(_function))

@@ -1,0 +1,80 @@
+"""Helpers shared by the PyTorch exercises' checks (backprop, mlp).
+
+Inputs are built as NumPy arrays and sent as :class:`~grader.runner.wire.WireTensor`
+(values, dtype, device): the child turns them into real tensors on that device. Results
+come back as WireTensors, so values are compared with NumPy while dtype and device are
+checked by name. torch is imported only when a torch check actually runs, so grading the
+NumPy exercises never pays for importing it.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from ..format import describe_type, show
+from ..runner.wire import WireTensor
+from .base import Tolerance, close_enough, fail
+
+
+@functools.lru_cache(maxsize=1)
+def devices() -> tuple[str, ...]:
+    """Every check runs on the CPU, and on CUDA as well when this machine has it."""
+    import torch
+
+    return ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
+
+
+def tensor(array, dtype: str, device: str) -> WireTensor:
+    return WireTensor(np.asarray(array, dtype=dtype), dtype, device)
+
+
+def dtype_tolerance(tol: Tolerance, dtype: str) -> Tolerance:
+    """float64 uses the check's rtol/atol; float32 its ``float32_rtol``/``float32_atol`` options."""
+    if dtype == "float32":
+        return Tolerance(tol.option("float32_rtol", 1e-4), tol.option("float32_atol", 1e-5), tol.options)
+    return tol
+
+
+def expect_tensor(got, expected: np.ndarray, *, dtype: str, device: str, tol: Tolerance, what: str,
+                  name: str = "the result", values: bool = True) -> np.ndarray:
+    """Fail unless ``got`` is a tensor of ``expected``'s shape, the dtype and device, and values
+    (``values=False`` checks only the first three).
+
+    Values are compared relative to the largest entry of ``expected`` (gradients are sums of
+    products, whose rounding error scales with the biggest terms, not with each entry).
+    """
+    if not isinstance(got, WireTensor):
+        fail(f"{what}: {name} is {show(got)}, which is {describe_type(got)}; expected a torch tensor")
+    if tuple(got.shape) != tuple(expected.shape):
+        fail(f"{what}: {name} has shape {tuple(got.shape)}; expected shape {tuple(expected.shape)}")
+    if got.dtype != dtype:
+        fail(f"{what}: {name} has dtype torch.{got.dtype}; expected torch.{dtype}, the dtype of the inputs "
+             f"(avoid creating new tensors with a fixed dtype; torch.zeros_like and friends keep it)")
+    if got.device.split(":")[0] != device:
+        fail(f"{what}: {name} is on {got.device}; expected it on {device}, where the inputs are "
+             f"(create new tensors with device=x.device, or derive them from the inputs)")
+    if not values:
+        return got.array
+    tol = dtype_tolerance(tol, dtype)
+    scale = np.full(expected.shape, float(np.abs(expected).max(initial=0.0)) + 1.0)
+    ok = close_enough(got.array.astype(float), expected.astype(float), tol, scale)
+    if not ok.all():
+        idx = tuple(int(i) for i in np.argwhere(~ok)[0])
+        fail(f"{what}: {name} is {show(got.array)}, expected {show(expected)} (first difference at index "
+             f"{idx}: {show(got.array[idx].item())} vs {show(expected[idx].item())})")
+    return got.array
+
+
+def autograd_reference(fn, inputs: dict[str, np.ndarray], dtype: str) -> dict[str, np.ndarray]:
+    """Gradients of ``fn(**tensors)`` (a scalar) with respect to every input, by torch.autograd.
+
+    This is the trusted oracle, run in the grader's process on the CPU.
+    """
+    import torch
+
+    tensors = {k: torch.tensor(v, dtype=getattr(torch, dtype), requires_grad=True) for k, v in inputs.items()}
+    with torch.enable_grad():
+        out = fn(**tensors)
+        grads = torch.autograd.grad(out, list(tensors.values()), allow_unused=True)
+    return {k: (np.zeros_like(v) if g is None else g.detach().numpy()) for (k, v), g in zip(inputs.items(), grads)}
