@@ -85,43 +85,84 @@ def main():
     grade --source solutions   grade the modules in another folder
     grade --format json        one JSON document on stdout (for CI)
     grade list                 the exercises in order, with points and status
+    grade --no-timing          skip the timed runs (correct but far too slow?)
+    grade bench                only the timed runs, as a table
+    grade watch                grade the current exercise on every save
+    grade hint vectors         the next hint for the first failing function
+    grade vectors --replay     rerun the last failing example, with your prints
+    grade plot mlp --out m.png a picture of your code beside the reference
     """
 
 
 @main.command("run", hidden=True)
 @click.argument("exercises", nargs=-1)
 @click.option("--source", "source", metavar="DIR", help="Folder with the modules to grade (default: ./exercises).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
-              help="Output format; json prints exactly one JSON document on stdout.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "junit", "gradescope", "github"]),
+              default="table", show_default=True,
+              help="Output format; json prints exactly one JSON document on stdout. junit, gradescope "
+                   "and github are for CI (see docs/classroom.md).")
+@click.option("--output", "-o", "output", metavar="FILE", default=None,
+              help="Write the report to FILE (all at once: an interrupted run leaves no half report).")
+@click.option("--ref", "ref", metavar="REF", default=None,
+              help="Grade the exercises as they are at a git branch, tag or commit (e.g. solutions), "
+                   "leaving your files untouched.")
 @click.option("--seed", type=int, default=None, help="Change the generated examples (default: the course's seed).")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None,
               help="Worker processes (default: the number of CPU cores).")
 @click.option("--verbose", "-v", is_flag=True, help="Show the failing checks of every exercise.")
+@click.option("--replay", is_flag=True,
+              help="Rerun the last failing example of EXERCISE once, showing what your code printed.")
 @click.option("--progress/--no-progress", "show_progress", default=None,
               help="Show progress while grading (default: when stderr is a terminal).")
 @click.option("--student", metavar="ID", default=None,
               help="Whose quiz numbers to use (default: git config user.email).")
-def run(exercises, source, fmt, seed, jobs, verbose, show_progress, student):
+@click.option("--timing/--no-timing", "timing", default=True,
+              help="Time correct functions against the reference solution (default: on; "
+                   "--no-timing skips the timed runs for fast iteration; see docs/timing.md).")
+@click.option("--examples", type=click.IntRange(1, 100000), default=None, metavar="N",
+              help="Try N generated examples in every check instead of the course's numbers "
+                   "(fewer: faster but less thorough; used by benchmarks/run.py).")
+def run(exercises, source, fmt, output, ref, seed, jobs, verbose, show_progress, student, replay=False,
+        timing=True, examples=None):
     """Grade exercises (all of them by default)."""
+    from time import monotonic
+
     from .grading import grade
     from .reporters import FORMATS
 
+    started = monotonic()
+
     course = get_course()
+    if examples is not None:
+        course = course.with_examples(examples)
     names = resolve_names(course, exercises)
-    source_dir = resolve_source(source)
+    if ref is not None:
+        from .classroom.gitref import source_at_ref_or_fail
+
+        source_dir = source_at_ref_or_fail(ref, source or DEFAULT_SOURCE)
+    else:
+        source_dir = resolve_source(source)
+    if replay:  # grade EXERCISE --replay: grader/replay.py
+        from .replay import replay_command
+
+        sys.exit(replay_command(course, exercises, source_dir))
     if show_progress is None:
         show_progress = sys.stderr.isatty()
     jobs = jobs or os.cpu_count() or 1
     report = grade(course, [n for n in names if n in course.names()], source_dir,
                    course.seed if seed is None else seed, jobs=jobs,
-                   progress=_progress_line if show_progress else None)
+                   progress=_progress_line if show_progress else None, timing=timing)
     quizzes = [n for n in names if n not in course.names()]
     if quizzes:
         from .quiz import grade_quizzes
 
         report.exercises.extend(grade_quizzes(quizzes, source_dir, student))
-    progress_state.save(source_dir, report)
-    click.echo(FORMATS[fmt](report, source=source or DEFAULT_SOURCE, verbose=verbose))
+    if ref is None:
+        progress_state.save(source_dir, report)
+    from .classroom.files import emit
+
+    emit(FORMATS[fmt](report, source=source or DEFAULT_SOURCE, verbose=verbose, course=course,
+                      elapsed=monotonic() - started), output, fmt)
     sys.exit(0 if report.all_passed else 1)
 
 
@@ -141,7 +182,7 @@ def list_exercises(source):
     """List the exercises in order, with points and the status of the last run."""
     course = get_course()
     saved = progress_state.load(source or DEFAULT_SOURCE)
-    width = max(len(e.name) for e in course.exercises) + 2
+    width = max(len(n) for n in all_names(course)) + 2
     click.echo(click.style(f"{'#':>2}  {'exercise':<{width}}{'points':>8}   {'status':<14} title", bold=True))
     next_shown = False
     for i, e in enumerate(course.exercises, 1):
@@ -149,18 +190,55 @@ def list_exercises(source):
         status = state.get("status")
         label = STATUS_LABELS.get(status, "not graded yet")
         if status is not None:
-            points = f"{_fmt(state.get('score', 0))}/{_fmt(e.max_score)}"
-        else:
-            points = f"{_fmt(e.max_score)}"
+            points = f"{_fmt(state.get('score', 0))}/{_fmt(state.get('max_score', e.max_score))}"
+        else:  # with the timed runs (grade --no-timing leaves them out)
+            points = f"{_fmt(e.max_score + sum(t.points for t in e.timing_specs()))}"
         marker = ""
         if status != "passed" and not next_shown:
             marker, next_shown = "  ← next up", True
         click.echo(f"{i:>2}  {e.name:<{width}}{points:>8}   {label:<14} {e.title}{marker}")
+    from .quiz import get_quiz, quiz_names
+
+    for i, name in enumerate(quiz_names(), len(course.exercises) + 1):
+        quiz = get_quiz(name)
+        state = saved.get(name, {})
+        status = state.get("status")
+        label = STATUS_LABELS.get(status, "not graded yet")
+        points = (f"{_fmt(state.get('score', 0))}/{_fmt(quiz.max_score)}" if status is not None
+                  else _fmt(quiz.max_score))
+        marker = ""
+        if status != "passed" and not next_shown:
+            marker, next_shown = "  ← next up", True
+        click.echo(f"{i:>2}  {name:<{width}}{points:>8}   {label:<14} quiz: {quiz.title}{marker}")
 
 
 def _fmt(x) -> str:
     x = float(x)
     return str(int(x)) if x == int(x) else f"{x:g}"
+
+
+from .timing.bench import bench as bench_command  # noqa: E402  (grade bench: grader/timing/bench.py)
+
+main.add_command(bench_command)
+from .quiz.cli import quiz as quiz_command  # noqa: E402  (grade quiz: grader/quiz/cli.py)
+
+main.add_command(quiz_command)
+
+from .classroom.commands import register as _register_classroom  # noqa: E402  (release, compare, batch, merge)
+
+_register_classroom(main)
+
+from .hints import hint_command  # noqa: E402  (grade hint: grader/hints.py)
+from .plots import plot_command  # noqa: E402  (grade plot: grader/plots.py)
+from .watch import watch_command  # noqa: E402  (grade watch: grader/watch.py)
+
+main.add_command(hint_command)
+main.add_command(watch_command)
+main.add_command(plot_command)
+
+from .verify import verify_command  # noqa: E402  (grade verify: grader/verify.py)
+
+main.add_command(verify_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -42,6 +42,7 @@ class FunctionSpec:
     params: list[str]
     hints: list[str]
     checks: list[CheckSpec]
+    timing: list = field(default_factory=list)  # grader.timing.spec.TimingSpec: timed runs
 
 
 @dataclass
@@ -71,12 +72,17 @@ class Exercise:
     def registry(self) -> Registry:
         return importlib.import_module(f"grader.checks.{self.name}").checks
 
+    def timing_specs(self) -> list:
+        """The timed runs of this exercise's functions (checks of kind ``timing``), in order."""
+        return [t for f in self.functions for t in f.timing]
+
 
 @dataclass
 class Course:
     exercises: list[Exercise]
     seed: int
     path: str
+    leaderboard: bool = False  # top-level `leaderboard: true`: score and timing ratios on Gradescope's board
 
     def names(self) -> list[str]:
         return [e.name for e in self.exercises]
@@ -84,30 +90,56 @@ class Course:
     def get(self, name: str) -> Exercise:
         return next(e for e in self.exercises if e.name == name)
 
+    def with_examples(self, examples: int) -> "Course":
+        """The same course with every check trying ``examples`` generated examples."""
+        return replace(self, exercises=[replace(e, functions=[
+            replace(f, checks=[replace(c, examples=examples) for c in f.checks]) for f in e.functions])
+            for e in self.exercises])
+
 
 def load_course(path: str = COURSE_FILE) -> Course:
     """Read and validate the course file; raise YamlError naming file, line and field."""
     root = load(path)
     if not isinstance(root, Node):
         raise YamlError(path, None, None, "must be a mapping with 'defaults' and 'exercises'")
-    _only(root, {"version", "defaults", "exercises"})
+    _only(root, {"version", "defaults", "exercises", "leaderboard"})
+    leaderboard = _get(root, "leaderboard", bool, False)
     defaults = _get(root, "defaults", Node, Node())
     seed = _int(defaults, "seed", 0)
     default_examples = _int(defaults, "examples", 30)
     default_tol = _tolerance(defaults, Tolerance())
     default_limits = _limits(_get(defaults, "limits", Node, Node()), Limits())
+    timing_defaults = _timing_defaults(defaults)
     exercises = []
     seen = set()
     for node in _get(root, "exercises", Seq):
-        ex = _exercise(node, default_examples, default_tol, default_limits)
+        ex = _exercise(node, default_examples, default_tol, default_limits, timing_defaults)
         if ex.name in seen:
             raise node.error("name", f"exercise {ex.name!r} is defined twice")
         seen.add(ex.name)
         exercises.append(ex)
-    return Course(exercises=exercises, seed=seed, path=path)
+    return Course(exercises=exercises, seed=seed, path=path, leaderboard=leaderboard)
 
 
-def _exercise(node, examples, tol, limits) -> Exercise:
+def _timing_defaults(defaults: Node):
+    from .timing.spec import parse_settings
+
+    node = _get(defaults, "timing", Node, Node())
+    for key in node:
+        if key not in _timing_setting_names():
+            raise node.error(key, f"is not a timing setting (known: {', '.join(_timing_setting_names())})")
+    return parse_settings(node)
+
+
+def _timing_setting_names() -> list[str]:
+    from dataclasses import fields
+
+    from .timing.spec import TimingSettings
+
+    return [f.name for f in fields(TimingSettings)]
+
+
+def _exercise(node, examples, tol, limits, timing_defaults=None) -> Exercise:
     if not isinstance(node, Node):
         raise YamlError(getattr(node, "path", "course"), getattr(node, "line", None), "exercises",
                         "each exercise must be a mapping")
@@ -128,7 +160,7 @@ def _exercise(node, examples, tol, limits) -> Exercise:
     for fnode in _get(node, "functions", Seq):
         if not isinstance(fnode, Node):
             raise YamlError(node.path, node.line_of("functions"), "functions", "each function must be a mapping")
-        _only(fnode, {"name", "params", "hints", "checks"})
+        _only(fnode, {"name", "params", "hints", "checks", "timing"})
         fname = _get(fnode, "name", str)
         params = [str(p) for p in _get(fnode, "params", Seq, Seq())]
         hints = [str(h) for h in _get(fnode, "hints", Seq, Seq())]
@@ -138,10 +170,16 @@ def _exercise(node, examples, tol, limits) -> Exercise:
             if spec.id in ids:
                 raise cnode.error("id", f"check {spec.id!r} appears twice for {fname}")
             ids.add(spec.id)
+            if spec.kind == "timing":
+                raise cnode.error("kind", f"timed runs of {fname} go in its 'timing:' list, not among its "
+                                          f"checks (see grader/timing/spec.py)")
             if spec.kind == "correctness" and registry.get(fname, spec.id) is None:
                 raise cnode.error("id", f"grader/checks/{name}.py has no check {spec.id!r} for {fname}")
             checks.append(spec)
-        functions.append(FunctionSpec(fname, params, hints, checks))
+        from .timing.spec import TimingSettings, parse_function_timing
+
+        timing = parse_function_timing(fnode, name, fname, framework, timing_defaults or TimingSettings())
+        functions.append(FunctionSpec(fname, params, hints, checks, timing))
     return Exercise(name=name, title=_get(node, "title", str, name), framework=framework,
                     functions=functions, limits=ex_limits,
                     forbid_autograd=bool(_get(node, "forbid_autograd", bool, False)))
@@ -212,7 +250,8 @@ def _tolerance(node: Node, default: Tolerance) -> Tolerance:
 
 
 def _limits(node: Node, default: Limits) -> Limits:
-    _only(node, {"call_timeout", "cpu_seconds", "memory_mb", "file_size_mb", "open_files", "threads"})
+    _only(node, {"call_timeout", "cpu_seconds", "memory_mb", "file_size_mb", "open_files", "threads",
+                 "processes", "output_kb"})
     return replace(
         default,
         call_timeout=_float(node, "call_timeout", default.call_timeout),
@@ -221,6 +260,8 @@ def _limits(node: Node, default: Limits) -> Limits:
         file_size_mb=_int(node, "file_size_mb", default.file_size_mb),
         open_files=_int(node, "open_files", default.open_files),
         threads=_int(node, "threads", default.threads),
+        processes=_int(node, "processes", default.processes),
+        output_kb=_int(node, "output_kb", default.output_kb),
     )
 
 

@@ -56,7 +56,8 @@ def describe_type(value) -> str:
         return f"a NumPy {value.dtype} scalar"
     if value is None:
         return "None (is a `return` missing?)"
-    return f"a {type(value).__name__}"
+    name = type(value).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
 
 
 def _nested(arr: np.ndarray, max_items: int) -> str:

@@ -34,12 +34,21 @@ def check_seed(base_seed: int, exercise: str, spec: CheckSpec) -> int:
 
 def run_check(impl: CheckImpl, spec: CheckSpec, learner: Learner, seed: int) -> CheckResult:
     """Run one check; turn whatever happens into a verdict with a teaching message."""
+    from time import perf_counter
+
+    started = perf_counter()  # extra["seconds"]: the check's wall time, for CI reports
 
     def verdict(passed: bool, message: str = "", **flags) -> CheckResult:
         if message and not passed and spec.hint and not flags.get("not_started"):
             message = f"{message}\nHint: {spec.hint}"
-        return CheckResult(name=spec.title, function=spec.function, kind=spec.kind, passed=passed,
-                           max_score=spec.points, message=message, **flags)
+        result = CheckResult(name=spec.title, function=spec.function, kind=spec.kind, passed=passed,
+                             max_score=spec.points, message=message,
+                             extra={"seconds": round(perf_counter() - started, 6)}, **flags)
+        if not passed and not result.not_started:  # the smallest failing example, for grade --replay
+            result.extra["replay"] = {"check": spec.id, "example": example_seen[0]}
+        return result
+
+    example_seen = [()]  # the example being tried; after shrinking, the smallest failing one
 
     if impl.strategy is None:
         def test():
@@ -51,12 +60,19 @@ def run_check(impl: CheckImpl, spec: CheckSpec, learner: Learner, seed: int) -> 
         @hypothesis_seed(seed)
         @given(impl.strategy)
         def test(example):
+            example_seen[0] = example
             impl.body(learner, spec.tolerance, *example)
 
     try:
         with contextlib.redirect_stdout(sys.stderr):
             test()
     except Abort as stop:
+        if stop.timed_out:
+            result = CheckResult(name=spec.title, function=spec.function, kind=spec.kind, passed=False,
+                                 max_score=spec.points, message=f"{stop.message}. Look for a loop that never "
+                                 f"ends, or one that runs far more often than it needs to.")
+            result.extra["timed_out"] = True
+            return result
         return verdict(False, stop.message, not_started=stop.not_started)
     except (Mismatch, LearnerRaised) as failure:
         return verdict(False, str(failure))
@@ -106,21 +122,32 @@ def grade_exercise(exercise: Exercise, source_dir: str, seed: int,
             load_error = process.start()
         except Exception as gone:  # ProcessGone while importing: hang, exit, crash
             load_error = {"type": "", "message": getattr(gone, "message", str(gone)), "gone": True}
+        if process.violations:  # read the reference solution or looked at the grader: nothing counts
+            return all_checks(f"{exercise.module_file} {process.violation_message()}.", extra={"flagged": True})
         if load_error is not None:
             return all_checks(import_error_text(exercise, path, load_error), error=True)
         learner = Learner(process, exercise.signatures())
-        results, not_started = [], set()
+        results, not_started, hung = [], set(), {}
         for spec in specs:
             if spec.function in not_started:
                 results.append(CheckResult(spec.title, spec.function, spec.kind, False, spec.points,
                                            f"{spec.function} still raises NotImplementedError: write it "
                                            f"to start scoring.", not_started=True))
                 continue
+            if spec.function in hung:  # one hang costs its time limit once, not once per check
+                results.append(CheckResult(spec.title, spec.function, spec.kind, False, spec.points,
+                                           f"not run, because an earlier check of {spec.function} hung: "
+                                           f"{hung[spec.function]}"))
+                continue
             result = run_check(registry.get(spec.function, spec.id), spec, learner,
                                check_seed(seed, exercise.name, spec))
             if result.not_started:
                 not_started.add(spec.function)
+            if result.extra.get("timed_out"):
+                hung[spec.function] = result.message.split(". Look for")[0]
             results.append(result)
+        if process.violations:
+            return all_checks(f"{exercise.module_file} {process.violation_message()}.", extra={"flagged": True})
     return ExerciseResult(exercise.name, checks=results)
 
 
@@ -147,15 +174,28 @@ def import_error_text(exercise: Exercise, path: str, error: dict) -> str:
 
 
 def grade(course: Course, names: list[str], source_dir: str, seed: int, *, jobs: int = 1,
-          progress: Progress | None = None) -> Report:
+          progress: Progress | None = None, timing: bool = False) -> Report:
     """Grade ``names`` (reported in course order) from ``source_dir``.
+
+    With ``timing`` the timed runs follow the correctness checks, one exercise at a time
+    and never in parallel (see grader/timing/): checks of kind ``timing`` are appended to
+    each exercise's results.
 
     With ``jobs > 1`` the work is spread over worker processes, one function's checks per
     task, so one exercise can use every core; each task has its own learner process.
     """
     exercises = [e for e in course.exercises if e.name in names]
-    tasks = [(e, f.name) for e in exercises for f in e.functions
-             if any(c.kind == "correctness" for c in f.checks)]
+    # A task is one function's checks, so one exercise can use every core; but a torch
+    # exercise stays whole, since each task's child pays about a second to import torch.
+    tasks = []
+    for e in exercises:
+        graded = [f.name for f in e.functions if any(c.kind == "correctness" for c in f.checks)]
+        if e.framework == "torch" and graded:
+            tasks.append((e, tuple(graded)))
+        else:
+            tasks.extend((e, (name,)) for name in graded)
+    # Longest first (torch), so no core idles at the end.
+    tasks.sort(key=lambda t: t[0].framework != "torch")
     parts: dict[tuple, ExerciseResult] = {}
     done_per_exercise = {e.name: 0 for e in exercises}
     needed = {e.name: sum(1 for t in tasks if t[0] is e) for e in exercises}
@@ -163,7 +203,7 @@ def grade(course: Course, names: list[str], source_dir: str, seed: int, *, jobs:
 
     def record(task, result):
         nonlocal finished
-        parts[(task[0].name, task[1])] = result
+        parts[(task[0].name, task[1][0])] = result
         done_per_exercise[task[0].name] += 1
         if done_per_exercise[task[0].name] == needed[task[0].name]:
             finished += 1
@@ -174,20 +214,29 @@ def grade(course: Course, names: list[str], source_dir: str, seed: int, *, jobs:
         progress("", 0, len(exercises))
     if jobs > 1 and len(tasks) > 1:
         with ProcessPoolExecutor(max_workers=min(jobs, len(tasks))) as pool:
-            futures = {pool.submit(grade_exercise, t[0], source_dir, seed, [t[1]]): t for t in tasks}
+            futures = {pool.submit(grade_exercise, t[0], source_dir, seed, list(t[1])): t for t in tasks}
             for future in as_completed(futures):
                 record(futures[future], future.result())
     else:
         for t in tasks:
-            record(t, grade_exercise(t[0], source_dir, seed, [t[1]]))
+            record(t, grade_exercise(t[0], source_dir, seed, list(t[1])))
     report = Report()
     for e in exercises:
         pieces = [parts[(e.name, f.name)] for f in e.functions if (e.name, f.name) in parts]
         merged = ExerciseResult(e.name, checks=[c for p in pieces for c in p.checks],
                                 message=next((p.message for p in pieces if p.message), ""))
+        flag = next((c.message for c in merged.checks if c.extra.get("flagged")), None)
+        if flag is not None:  # one function's process read the reference solution: the exercise scores 0
+            merged = ExerciseResult(e.name, message=flag, checks=[
+                CheckResult(c.name, c.function, c.kind, False, c.max_score, flag, extra={"flagged": True})
+                for c in merged.checks])
         report.exercises.append(merged)
     for e in [e for e in exercises if needed[e.name] == 0] if progress else []:
         progress(e.name, len(exercises), len(exercises))
+    if timing:
+        from .timing import add_timing
+
+        add_timing(course, report, source_dir, seed, progress=progress)
     return report
 
 

@@ -1,48 +1,207 @@
-"""A small state file remembering each exercise's last status, for ``grade list``.
+"""A small state file remembering each exercise's last results, for ``grade list``, hints and replay.
 
-Kept at ``.grade/progress.json`` in the current directory, keyed by the graded folder.
-It only feeds displays: verdicts are always computed afresh.
+Kept at ``.grade/progress.json`` in the current directory, keyed by the graded folder
+(its absolute path), then by exercise::
+
+    {"/home/me/course/exercises": {
+        "vectors": {
+            "status": "failed", "score": 12, "max_score": 23,
+            "source": "<sha1 of vectors.py when it was graded>",
+            "message": "",                       # the import error, for status "error"
+            "functions": {"dot": {"status": "passed", "check": "", "message": ""},
+                          "cross": {"status": "failed", "check": "agrees with NumPy",
+                                    "message": "cross(a=[...], b=[...]) returned ..."}},
+            "hints": {"cross": 2},               # hints shown so far, per function
+            "replay": {"function": "cross", "check": "agrees_with_numpy",
+                       "title": "agrees with NumPy", "message": "...",
+                       "example": {"value": <wire tree>, "buffers": [<base64>, ...]}}}}}
+
+It only feeds displays and ``grade EXERCISE --replay``: verdicts are always computed
+afresh. The saved example is encoded with the runner's wire format (JSON plus raw
+buffers, here base64'd), never pickled, so reading the file back can never run code.
+A failure to read or write the file never affects grading.
 """
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import tempfile
 
-from .results import Report
+from .results import ERROR, FAILED, NOT_STARTED, PASSED, Report
 
 STATE_DIR = ".grade"
 STATE_FILE = os.path.join(STATE_DIR, "progress.json")
 
+MAX_EXAMPLE_BYTES = 2 * 1024 * 1024  # larger failing examples are not kept for replay
+MAX_MESSAGE = 1500
 
-def load(source_dir: str) -> dict:
-    """``{exercise: {"status", "score", "max_score"}}`` from the last runs on ``source_dir``."""
+
+# ----------------------------------------------------------------------------- reading and writing
+
+
+def _read_all() -> dict:
     try:
         with open(STATE_FILE, encoding="utf-8") as f:
             data = json.load(f)
-        entry = data.get(os.path.abspath(source_dir), {})
-        return entry if isinstance(entry, dict) else {}
-    except (OSError, ValueError, AttributeError):
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
         return {}
 
 
-def save(source_dir: str, report: Report) -> None:
-    """Merge this run's statuses in; a failure to write never affects grading."""
+def _write_all(data: dict) -> None:
     try:
-        try:
-            with open(STATE_FILE, encoding="utf-8") as f:
-                data = json.load(f)
-            if not isinstance(data, dict):
-                data = {}
-        except (OSError, ValueError):
-            data = {}
-        entry = data.setdefault(os.path.abspath(source_dir), {})
-        for e in report.exercises:
-            entry[e.name] = {"status": e.status, "score": e.score, "max_score": e.max_score}
         os.makedirs(STATE_DIR, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=STATE_DIR, prefix=".progress-")
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(data, f, indent=1)
         os.replace(tmp, STATE_FILE)
-    except OSError:
+    except (OSError, TypeError, ValueError):
         pass
+
+
+def load(source_dir: str) -> dict:
+    """``{exercise: {"status", "score", "max_score", ...}}`` from the last runs on ``source_dir``."""
+    entry = _read_all().get(os.path.abspath(source_dir), {})
+    if not isinstance(entry, dict):
+        return {}
+    return {k: v for k, v in entry.items() if isinstance(v, dict)}
+
+
+def load_exercise(source_dir: str, exercise: str) -> dict:
+    return load(source_dir).get(exercise, {})
+
+
+def update_exercise(source_dir: str, exercise: str, change) -> dict:
+    """Read-modify-write one exercise's entry: ``change(entry)`` edits it in place."""
+    data = _read_all()
+    folder = data.get(os.path.abspath(source_dir))
+    if not isinstance(folder, dict):
+        folder = data[os.path.abspath(source_dir)] = {}
+    entry = folder.get(exercise)
+    if not isinstance(entry, dict):
+        entry = folder[exercise] = {}
+    change(entry)
+    _write_all(data)
+    return entry
+
+
+def source_hash(source_dir: str, exercise: str) -> str:
+    """The sha1 of ``<source_dir>/<exercise>.py`` ("" if it cannot be read)."""
+    try:
+        with open(os.path.join(source_dir, f"{exercise}.py"), "rb") as f:
+            return hashlib.sha1(f.read()).hexdigest()
+    except OSError:
+        return ""
+
+
+# ----------------------------------------------------------------------------- saving a run
+
+
+def function_states(result) -> dict:
+    """``{function: {"status", "check", "message"}}`` from an exercise's correctness checks.
+
+    A function passes when every one of its correctness checks passes; ``check`` and
+    ``message`` describe its first failing check.
+    """
+    states: dict[str, dict] = {}
+    for c in result.checks:
+        if c.kind != "correctness":
+            continue
+        state = states.setdefault(c.function, {"status": PASSED, "check": "", "message": ""})
+        if c.passed:
+            continue
+        status = ERROR if c.error else NOT_STARTED if c.not_started else FAILED
+        if state["status"] == PASSED or (state["status"] == NOT_STARTED and status != NOT_STARTED):
+            state.update(status=status, check=c.name, message=c.message[:MAX_MESSAGE])
+    return states
+
+
+def save(source_dir: str, report: Report) -> None:
+    """Merge this run's results in; a failure to write never affects grading.
+
+    Hint counters are kept, except for functions that now pass (their hints start over
+    if they ever fail again). The first failing check's smallest example is kept for
+    ``grade EXERCISE --replay``.
+    """
+    try:
+        data = _read_all()
+        folder = data.get(os.path.abspath(source_dir))
+        if not isinstance(folder, dict):
+            folder = data[os.path.abspath(source_dir)] = {}
+        for e in report.exercises:
+            old = folder.get(e.name) if isinstance(folder.get(e.name), dict) else {}
+            entry = {"status": e.status, "score": e.score, "max_score": e.max_score}
+            functions = function_states(e)
+            if functions:
+                entry["functions"] = functions
+                entry["source"] = source_hash(source_dir, e.name)
+            if e.status == ERROR:
+                entry["message"] = (e.message or next((c.message for c in e.checks if c.message), ""))[:MAX_MESSAGE]
+            hints = old.get("hints") if isinstance(old.get("hints"), dict) else {}
+            hints = {f: n for f, n in hints.items()
+                     if isinstance(n, int) and functions.get(f, {}).get("status") != PASSED}
+            if hints:
+                entry["hints"] = hints
+            replay = _replay_entry(e)
+            if replay is not None:
+                entry["replay"] = replay
+            folder[e.name] = entry
+        _write_all(data)
+    except (OSError, TypeError, ValueError, AttributeError):
+        pass
+
+
+def reset_hints(source_dir: str, exercise: str) -> None:
+    update_exercise(source_dir, exercise, lambda entry: entry.pop("hints", None))
+
+
+# ----------------------------------------------------------------------------- replay examples
+
+
+def _replay_entry(result) -> dict | None:
+    """The first failing correctness check that left a replayable example (see grading.run_check)."""
+    for c in result.checks:
+        if c.passed or c.not_started or c.error or c.kind != "correctness":
+            continue
+        replay = c.extra.get("replay") if isinstance(c.extra, dict) else None
+        if not isinstance(replay, dict) or "example" not in replay:
+            continue
+        encoded = encode_example(replay["example"])
+        if encoded is None:
+            continue
+        return {"function": c.function, "check": replay.get("check", ""), "title": c.name,
+                "message": c.message[:MAX_MESSAGE], "example": encoded}
+    return None
+
+
+def encode_example(example) -> dict | None:
+    """A check's example (a tuple of arguments) as wire JSON with base64 buffers, or None."""
+    from .runner.expressions import Function
+    from .runner.wire import encode
+
+    buffers: list = []
+    try:
+        tree = encode(tuple(example), buffers,
+                      expr_to_tree=lambda v: v.to_wire() if isinstance(v, Function) else None)
+    except Exception:
+        return None
+    if '"opaque"' in json.dumps(tree) or sum(len(b) for b in buffers) > MAX_EXAMPLE_BYTES:
+        return None  # something that cannot travel faithfully, or too big to keep
+    return {"value": tree, "buffers": [base64.b64encode(b).decode("ascii") for b in buffers]}
+
+
+def decode_example(encoded) -> tuple:
+    """Inverse of :func:`encode_example`; raises ValueError on anything malformed."""
+    from .runner.expressions import validate
+    from .runner.wire import WireError, decode
+
+    try:
+        buffers = [base64.b64decode(b, validate=True) for b in encoded["buffers"]]
+        value = decode(encoded["value"], buffers, expr_factory=validate)
+    except (KeyError, TypeError, ValueError, WireError) as exc:
+        raise ValueError(f"the saved example cannot be read ({exc})") from None
+    if not isinstance(value, tuple):
+        raise ValueError("the saved example is not a tuple of arguments")
+    return value

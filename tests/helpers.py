@@ -122,7 +122,15 @@ def course_with(names, *, limits: dict | None = None, functions: dict | None = N
                 dataclasses.replace(f, checks=[c for c in f.checks if c.id in checks[(e.name, f.name)]])
                 if (e.name, f.name) in checks else f for f in e.functions])
         exercises.append(e)
-    return Course(exercises=exercises, seed=base.seed, path=base.path)
+    return dataclasses.replace(base, exercises=exercises)
+
+
+def small_course(checks_per_function: int = 1) -> Course:
+    """The real course with only the first checks of every Part-1 function: for tests of the
+    plumbing around grading (the CLI, reports), where every check would only cost time."""
+    keep = {(e.name, f.name): [c.id for c in f.checks[:checks_per_function]]
+            for e in course().exercises if e.name in PART1 for f in e.functions}
+    return course_with(PART1, checks=keep)
 
 
 def grade_folder(folder: Path, names=PART1, *, seed: int = 0, **changes) -> Report:
@@ -177,3 +185,35 @@ def summary(result: ExerciseResult) -> str:
 
 def assert_full_marks(result: ExerciseResult) -> None:
     assert result.status == "passed" and result.score == result.max_score > 0, summary(result)
+
+
+class SentInputs:
+    """Records the arguments the grader sends to the learner's ``function`` (in-process grading).
+
+    Use with pytest's ``monkeypatch``: ``sent = SentInputs.install(monkeypatch, "dot")``,
+    grade with ``jobs=1``, then read ``sent.calls`` (each a list of arguments as lists).
+    """
+
+    def __init__(self, function: str):
+        self.function = function
+        self.calls: list = []
+
+    @classmethod
+    def install(cls, monkeypatch, function: str) -> "SentInputs":
+        from grader.runner.sandbox import LearnerProcess
+
+        recorder = cls(function)
+        original = LearnerProcess.call
+
+        def call(self, fn, args=(), *rest, **kwargs):
+            if fn == function:
+                recorder.calls.append([a.tolist() if hasattr(a, "tolist") else a for a in args])
+            return original(self, fn, args, *rest, **kwargs)
+
+        monkeypatch.setattr(LearnerProcess, "call", call)
+        return recorder
+
+    def take(self) -> list:
+        calls, self.calls = self.calls, []
+        return calls
+

@@ -121,8 +121,12 @@ def _softmax_diagnosis(x, got) -> str:
         return ("the result's shape differs from x's: a max or sum over axis=-1 drops that axis, so it no "
                 "longer lines up with the rows of x; keepdims=True keeps it")
     arr = got.astype(float)
+    if x.shape[-1] == 1 and x.shape[0] > 1 and np.allclose(arr, _softmax(x, axis=0), rtol=1e-9, atol=1e-12):
+        # One column: normalising down the column and over the whole array are the same slip.
+        return ("that normalises down the column (axis 0, or the whole array at once), which mixes the rows: "
+                "each row of scores must be normalised on its own, along the last axis (axis=-1)")
     slips = [
-        (lambda: _softmax(x, axis=0) if x.shape[0] > 1 else None,
+        (lambda: _softmax(x, axis=0),
          "that is the softmax of each column (axis 0): each row of scores must be normalised on its own, "
          "along the last axis (axis=-1)"),
         (lambda: _softmax(x, axis=None) if x.size > x.shape[-1] else None,

@@ -45,10 +45,11 @@ class Abort(BaseException):
     re-running a hang or a crash dozens of times would only waste the learner's time.
     """
 
-    def __init__(self, message: str, *, not_started: bool = False):
+    def __init__(self, message: str, *, not_started: bool = False, timed_out: bool = False):
         super().__init__(message)
         self.message = message
         self.not_started = not_started
+        self.timed_out = timed_out  # the call hung: the function's other checks are skipped
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,7 @@ class Learner:
                                        return_args=_return_args, keep=_keep, target=_target,
                                        method=name if _target is not None else None, timeout=_timeout)
         except ProcessGone as gone:
-            raise Abort(f"{shown} {gone.message}") from None
+            raise Abort(f"{shown} {gone.message}", timed_out=gone.reason == "timeout") from None
         self.seconds += reply.seconds
         self.last_seconds = reply.seconds
         if reply.autograd:

@@ -1,19 +1,130 @@
-"""Quizzes: questions on the course's ideas, graded offline (issue 5 fills this in).
+"""Quizzes: questions on the course's ideas, graded offline without shipping the answers.
 
 Contract with the rest of the grader:
 
 - ``quiz_names()`` -> the quiz names in course order (each is an exercise in reports).
 - ``grade_quizzes(names, source_dir, student)`` -> one ExerciseResult per quiz, each
   question a check of kind ``quiz``; answers are read from ``<source_dir>/quizzes/``.
+
+Pieces: model.py (quiz files, question types, marking), hashing.py (normalising and the
+salted answer key), generators.py (parameterised questions), answers.py (the learner's
+answers file), seal.py (writing the answer key), cli.py (``grade quiz``).
 """
 from __future__ import annotations
 
-from ..results import ExerciseResult
+import subprocess
+
+import click
+
+from ..results import CheckResult, ExerciseResult
+from ..yamlfile import YamlError
+from .answers import AnswersFile, _dump, answers_path, normalise_student, read_answers
+from .model import Quiz, load_index, load_quiz
+
+ANONYMOUS = "anonymous"
+
+
+class QuizSetupError(click.ClickException):
+    """A broken quiz or answers file: one paragraph on stderr, exit code 2."""
+
+    exit_code = 2
+
+    def show(self, file=None):
+        click.echo(click.style("error: ", fg="red", bold=True) + self.format_message(), err=True)
+
+
+def setup_error(e: YamlError) -> QuizSetupError:
+    return QuizSetupError(str(e))
 
 
 def quiz_names() -> list[str]:
-    return []
+    try:
+        return load_index()
+    except YamlError as e:
+        raise setup_error(e) from None
+
+
+def get_quiz(name: str) -> Quiz:
+    try:
+        return load_quiz(name)
+    except YamlError as e:
+        raise QuizSetupError(f"the quiz file is broken: {e}") from None
+
+
+def get_answers(quiz: Quiz, source_dir: str) -> AnswersFile:
+    try:
+        return read_answers(answers_path(source_dir, quiz.name), quiz)
+    except YamlError as e:
+        raise QuizSetupError(f"{e}. Fix the answers file (grade quiz leaves it untouched until "
+                             f"then, so no answer saved in it is lost).") from None
+
+
+_default_student: str | None = None
+
+
+def default_student() -> str:
+    """``git config user.email``, or "anonymous" when git or the setting is missing."""
+    global _default_student
+    if _default_student is None:
+        try:
+            out = subprocess.run(["git", "config", "user.email"], capture_output=True, text=True,
+                                 timeout=10, stdin=subprocess.DEVNULL)
+            email = out.stdout.strip() if out.returncode == 0 else ""
+        except (OSError, subprocess.SubprocessError):
+            email = ""
+        _default_student = normalise_student(email) if email else ANONYMOUS
+    return _default_student
+
+
+def resolve_student(explicit: str | None, answers: AnswersFile | None = None) -> str:
+    """Whose numbers: --student, else the one recorded in the answers file, else git's e-mail."""
+    if explicit is not None and explicit.strip():
+        return normalise_student(explicit)
+    if answers is not None and answers.student:
+        return answers.student
+    return default_student()
 
 
 def grade_quizzes(names: list[str], source_dir: str, student: str | None = None) -> list[ExerciseResult]:
-    return []
+    results = []
+    for name in names:
+        quiz = get_quiz(name)
+        answers = get_answers(quiz, source_dir)
+        results.append(grade_quiz(quiz, answers, resolve_student(student, answers)))
+    return results
+
+
+def grade_quiz(quiz: Quiz, answers: AnswersFile, student: str) -> ExerciseResult:
+    checks = []
+    for q in quiz.questions:
+        given = answers.answers.get(q.id)
+        check = CheckResult(name=q.label, function=q.id, kind="quiz", passed=False, max_score=q.points)
+        if given is None:
+            check.not_started = True
+            check.message = f"not answered yet: run grade quiz {quiz.name}"
+        else:
+            verdict = q.mark(given.value, student)
+            check.passed = verdict.passed
+            if 0 < verdict.fraction < 1:
+                check.awarded = round(verdict.fraction * q.points, 6)
+            check.message = feedback(quiz, q, given, verdict, student, answers.path)
+        checks.append(check)
+    return ExerciseResult(quiz.name, checks=checks)
+
+
+def feedback(quiz, q, given, verdict, student, path: str) -> str:
+    """What a report says about an answer: never the right answer, always a way on."""
+    if verdict.passed:
+        return ""
+    retry = f"grade quiz {quiz.name} --retry"
+    shown = _dump(given.value)
+    if verdict.problem:
+        line = f", line {given.line}" if given.line else ""
+        return (f"your answer {shown} ({path}{line}) cannot be read: {verdict.problem}. "
+                f"Correct it there, or answer again with: {retry}")
+    hint = f" Hint: {q.fill(q.hints[0], student)}" if q.hints else ""
+    if verdict.fraction > 0:
+        return (f"partly right ({verdict.fraction * q.points:g} of {q.points:g} points): weigh each "
+                f"choice on its own; a wrong pick costs as much as a right one earns.{hint} "
+                f"Answer again with: {retry}")
+    return f"your answer {shown} is not right.{hint} Think it over, then answer again with: {retry}"

@@ -5,7 +5,7 @@ Every format is built from ``Report`` alone, so they agree check for check.
 import json
 
 from ..results import Report
-from . import table
+from . import github, gradescope, junit, table
 
 
 def to_json(report: Report, **_) -> str:
@@ -14,7 +14,8 @@ def to_json(report: Report, **_) -> str:
 
 
 def to_table(report: Report, **options) -> str:
-    return table.render(report, **options)
+    return table.render(report, **{k: v for k, v in options.items() if k in ("source", "verbose")})
 
 
-FORMATS = {"table": to_table, "json": to_json}
+FORMATS = {"table": to_table, "json": to_json,
+           "junit": junit.render, "gradescope": gradescope.render, "github": github.to_github}

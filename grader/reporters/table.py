@@ -45,15 +45,23 @@ def render(report: Report, *, source: str = "exercises", verbose: bool = False, 
             lines.append(_wrap(c.message, 6))
         if not verbose and len(failing) > max_failures:
             lines.append(f"  … and {len(failing) - max_failures} more (grade {e.name} -v shows all)")
-        if waiting:
+        if waiting and _is_quiz(e):
+            lines.append(f"  {len(waiting)} question{'s' * (len(waiting) != 1)} not answered yet: run grade quiz {e.name}")
+        elif waiting:
             lines.append(f"  not started yet: {', '.join(waiting)} (still raising NotImplementedError)")
 
     lines.append("")
     if nxt is None:
         lines.append(click.style("Everything passes. Well done!", fg="green", bold=True))
     else:
-        lines.append(click.style("next up: ", bold=True) + f"{nxt.name} — edit {source}/{nxt.name}.py, then run: grade {nxt.name}")
+        action = (f"answer it with: grade quiz {nxt.name}" if _is_quiz(nxt)
+                  else f"edit {source}/{nxt.name}.py, then run: grade {nxt.name}")
+        lines.append(click.style("next up: ", bold=True) + f"{nxt.name} — {action}")
     return "\n".join(lines)
+
+
+def _is_quiz(e) -> bool:
+    return bool(e.checks) and all(c.kind == "quiz" for c in e.checks)
 
 
 def _order(e):

@@ -18,6 +18,11 @@ Requests (JSON headers) and replies:
 - ``{"op": "describe", "target": HANDLE}`` -> facts about a torch module (parameter shapes,
   layer types), read with ``torch.nn.Module``'s own methods so a learner class cannot lie.
 - ``{"op": "ping"}`` -> ``{"status": "ok"}`` (measures an empty round trip).
+- Timed runs (:mod:`grader.timing`): ``{"op": "store", "values"}`` keeps the decoded values
+  in the child and answers their handles, so a timed ``call`` can take them as references
+  (``{"t": "ref"}``) without copying them inside the timed window; ``{"op": "fetch",
+  "target", "drop"}`` sends a kept object back and forgets the ``drop`` handles. A ``call``,
+  ``store`` or ``fetch`` with ``"sync": true`` waits for queued CUDA work before replying.
 """
 import importlib.util
 import os
@@ -37,6 +42,7 @@ def _load_sibling(name):
 
 wire = _load_sibling("wire")
 expressions = _load_sibling("expressions")
+guard = _load_sibling("guard")
 
 
 class AutogradForbidden(RuntimeError):
@@ -51,9 +57,12 @@ class Child:
         self.source_dir = None
         self.module_path = None
         self.objects = {}
+        self.next_handle = 0
         self.torch = None
         self.forbid_autograd = False
         self.autograd_attempts = []
+        self.report_fd = None  # the audit hook's own pipe to the grader (see guard.py)
+        self.limits = {}
 
     # ---------------------------------------------------------------- plumbing
     def read_exactly(self, n):
@@ -107,6 +116,9 @@ class Child:
     def describe_error(self, exc):
         """Type, message, and the learner-file line the exception came from."""
         info = {"type": type(exc).__name__, "message": _safe_str(exc)}
+        limit = self.limit_hit(exc)
+        if limit:
+            info["message"] = f"{info['message']} ({limit})" if info["message"] else limit
         if isinstance(exc, SyntaxError):
             info.update(file=exc.filename, line=exc.lineno, text=(exc.text or "").rstrip()[:300],
                         message=exc.msg)
@@ -121,6 +133,35 @@ class Child:
             info["raised_here"] = frames[-1] is last
         return info
 
+    def limit_hit(self, exc):
+        """Which limit of the exercise an exception comes from, in words (or "")."""
+        import errno
+
+        lim = self.limits
+        if isinstance(exc, MemoryError):
+            return f"out of memory: this exercise may use at most {lim.get('memory_mb', '?')} MB"
+        if (isinstance(exc, RuntimeError) and "can't start new thread" in _safe_str(exc)) or \
+                (isinstance(exc, BlockingIOError) and exc.errno == errno.EAGAIN):
+            return f"this exercise may run at most {lim.get('processes', '?')} processes and threads at once"
+        if isinstance(exc, OSError) and exc.errno == errno.EFBIG:
+            return f"files an exercise writes may be at most {lim.get('file_size_mb', '?')} MB"
+        if isinstance(exc, OSError) and exc.errno == errno.EMFILE:
+            return f"an exercise may have at most {lim.get('open_files', '?')} files open at once"
+        return ""
+
+    def install_guard(self, header):
+        """The audit hook (guard.py): installed before any learner code runs."""
+        import sysconfig
+
+        roots = {sysconfig.get_path(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+        roots |= {sys.prefix, sys.base_prefix, sys.exec_prefix, _HERE}
+        guard.install(workdir=os.getcwd(), source_dirs=[self.source_dir],
+                      forbidden=[str(d) for d in header.get("forbidden", [])],
+                      allowed=[str(d) for d in header.get("allowed", [])],
+                      grader_pid=int(header.get("grader_pid", os.getppid())),
+                      report_fd=self.report_fd if self.report_fd is not None else -1,
+                      library_roots=sorted(r for r in roots if r))
+
     # ---------------------------------------------------------------- ops
     def op_ping(self, header, buffers):
         return {"status": "ok"}, []
@@ -129,6 +170,7 @@ class Child:
         self.source_dir = os.path.abspath(header["source_dir"])
         self.module_path = os.path.abspath(header["path"])
         self.forbid_autograd = bool(header.get("forbid_autograd"))
+        self.limits = header.get("limits") or {}
         try:
             import numpy  # noqa: F401  (loaded before learner code, as learners expect)
             seed = int(header.get("seed", 0))
@@ -144,12 +186,17 @@ class Child:
                 torch.set_num_threads(max(1, int(header.get("threads", 1))))
                 if self.forbid_autograd:
                     self.install_autograd_guard(torch)
+            self.install_guard(header)
             # Learners may import their own helper modules that sit beside the exercise.
             sys.path.insert(0, self.source_dir)
             spec = importlib.util.spec_from_file_location(header["module"], self.module_path)
             module = importlib.util.module_from_spec(spec)
             sys.modules[header["module"]] = module
-            spec.loader.exec_module(module)
+            self.snapshot_plumbing()
+            try:
+                spec.loader.exec_module(module)
+            finally:
+                self.after_learner_code()
             self.module = module
         except BaseException as exc:  # noqa: B902 - learner code may raise anything
             return {"status": "error", "error": self.describe_error(exc)}, []
@@ -195,6 +242,29 @@ class Child:
             if functional is not None and hasattr(functional, name):
                 setattr(functional, name, forbid(f"torch.autograd.functional.{name}()"))
 
+    def snapshot_plumbing(self):
+        """Remember the built-ins and module functions this process's own code needs to answer."""
+        import builtins
+        import json
+        import struct
+
+        def some(module, *names):
+            return module.__dict__, {n: module.__dict__[n] for n in names if n in module.__dict__}
+
+        self.plumbing = [(builtins.__dict__, dict(builtins.__dict__)), some(json, "dumps", "loads"),
+                         some(struct, "pack", "unpack", "calcsize"), some(os, "write", "read", "fdopen")]
+
+    def after_learner_code(self):
+        """Undo learner patches of built-ins/json/struct/os (the child's own replies need
+        them; the learner's module keeps whatever it bound itself), and recheck autograd."""
+        for namespace, saved in getattr(self, "plumbing", ()):
+            if any(namespace.get(key, _MISSING) is not value for key, value in saved.items()) \
+                    if len(saved) < 8 else namespace != saved:
+                for key, value in saved.items():
+                    if namespace.get(key, _MISSING) is not value:
+                        namespace[key] = value
+        self.check_grad_mode()
+
     def check_grad_mode(self):
         """Autograd switched back on by a private route: note it, and switch it off again."""
         torch = self.torch
@@ -230,20 +300,21 @@ class Child:
         try:
             value = fn(*args, **kwargs)
         except BaseException as exc:  # noqa: B902 - SystemExit, KeyboardInterrupt too
-            self.check_grad_mode()
+            self.after_learner_code()
             error = self.describe_error(exc)
             error["autograd"] = self.autograd_attempts[before:]
             error["not_implemented"] = isinstance(exc, NotImplementedError) and error.get("raised_here", False)
             return {"status": "raised", "error": error}, []
-        self.check_grad_mode()
+        self.after_learner_code()
         if self.torch is not None and self.forbid_autograd and _has_graph(value, self.torch):
             # Autograd switched on by a route the guard does not close: the result carries a graph.
             self.autograd_attempts.append("a result that carries an autograd graph (requires_grad)")
+        if header.get("sync"):
+            self.synchronize()
         reply = {"status": "ok", "autograd": self.autograd_attempts[before:]}
         out = []
         if header.get("keep"):
-            handle = len(self.objects) + 1
-            self.objects[handle] = value
+            handle = self.keep(value)
             reply["value"] = {"t": "handle", "id": handle, "type": wire._type_name(value)}
         else:
             try:
@@ -253,6 +324,41 @@ class Child:
         if header.get("return_args"):
             reply["args"] = [self.encode(a, out) for a in args]
         return reply, out
+
+    def keep(self, value):
+        """Store ``value`` in the child under a new handle (never reused, even after a drop)."""
+        self.next_handle += 1
+        self.objects[self.next_handle] = value
+        return self.next_handle
+
+    def synchronize(self):
+        """Wait for queued CUDA work, so a timed call is finished when its reply leaves."""
+        torch = self.torch
+        if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
+            torch.cuda.synchronize()
+
+    def op_store(self, header, buffers):
+        try:
+            values = [self.decode(v, buffers) for v in header.get("values", [])]
+            if header.get("sync"):
+                self.synchronize()
+        except BaseException as exc:  # noqa: B902
+            return {"status": "error", "error": self.describe_error(exc)}, []
+        return {"status": "ok", "value": wire.encode([self.keep(v) for v in values], [])}, []
+
+    def op_fetch(self, header, buffers):
+        out = []
+        try:
+            if header.get("sync"):
+                self.synchronize()
+            value = self.objects[int(header["target"])]
+            node = self.encode(value, out)
+        except BaseException as exc:  # noqa: B902 - a hostile object may raise anything
+            node = {"t": "opaque", "type": "object", "repr": f"(could not be read: {_safe_str(exc)})"}
+            out = []
+        for handle in header.get("drop", []):
+            self.objects.pop(int(handle), None)
+        return {"status": "ok", "value": node}, out
 
     def op_describe(self, header, buffers):
         torch = self.torch
@@ -279,6 +385,9 @@ def _has_graph(value, torch, depth=0):
     return False
 
 
+_MISSING = object()
+
+
 def _safe_str(exc):
     try:
         text = str(exc)
@@ -287,9 +396,31 @@ def _safe_str(exc):
         return ""
 
 
+def _become_subreaper():
+    """Orphans of learner code (a daemon that double-forked) stay below this process, where
+    the grader finds and kills them at close (Linux; harmless elsewhere)."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+        except (OSError, AttributeError):
+            pass
+
+
 def main():
     read_fd, write_fd = int(sys.argv[1]), int(sys.argv[2])
-    Child(read_fd, write_fd).serve()
+    _become_subreaper()
+    child = Child(read_fd, write_fd)
+    child.report_fd = int(sys.argv[3]) if len(sys.argv) > 3 else None
+    try:
+        child.serve()
+    except BaseException as exc:  # noqa: B902 - the child's own code broken by learner code
+        try:
+            os.write(2, f"\nthe grader's code in this process failed: {type(exc).__name__}: "
+                        f"{_safe_str(exc)[:200]}\n".encode("utf-8", "replace"))
+        finally:
+            os._exit(70)
 
 
 if __name__ == "__main__":

@@ -3,20 +3,34 @@
 One :class:`LearnerProcess` serves one exercise module. The child is started as
 ``python -I`` (no user site, no PYTHON* variables, no script directory on sys.path) in a
 fresh temporary directory, in its own session and process group, with stdin closed,
-stdout/stderr captured to a file, a minimal environment, and resource limits (CPU time,
-address space, file size, open files). Every reply is awaited with a deadline; a call
-that runs past it gets the whole process group killed, and the next call starts a fresh
-child (the learner module is imported again).
+stdout/stderr captured through a pipe (cut off past ``output_kb``), a minimal environment,
+and resource limits (CPU time, address space, file size, open files, processes). Every
+reply is awaited with a deadline; a call that runs past it gets the child and everything
+it started killed, and the next call starts a fresh child (the module is imported again).
+
+When the grader runs as root (a container, the teacher's batch run), each child runs as
+a user of its own: a fresh, unused uid, with no capabilities (or, where the interpreter
+itself is not readable by other users, only the right to read files), ``no_new_privs``,
+and ``RLIMIT_NPROC``. It then cannot signal, trace or read the memory of the grader,
+cannot write the grader's files or the report, and cannot fork without bound; when the
+exercise ends, every process of that uid is killed in one ``kill(-1)`` (so a daemon that
+left the session with ``setsid`` goes too) and the files it left in the temporary folders
+are removed. As an ordinary user the grader cannot switch users; the child's audit hook
+(:mod:`grader.runner.guard`), the descendant sweep at close and the grader process being
+made non-dumpable are the defences there. See SECURITY.md for what holds where.
 """
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
+import random
 import select
 import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from dataclasses import dataclass
@@ -24,11 +38,20 @@ from dataclasses import dataclass
 from . import wire
 from .expressions import Function
 
-CHILD_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "child.py")
+RUNNER_DIR = os.path.dirname(os.path.abspath(__file__))
+GRADER_DIR = os.path.dirname(RUNNER_DIR)
+CHILD_SCRIPT = os.path.join(RUNNER_DIR, "child.py")
 
 # Variables the child keeps; everything else (tokens, CI secrets, PYTHON*) is dropped.
 _ENV_KEEP = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "LD_LIBRARY_PATH", "SYSTEMROOT", "TZ")
 _ENV_KEEP_PREFIXES = ("CUDA_", "NVIDIA_")
+
+# "off" keeps learner code under the grader's own user even when the grader is root.
+SANDBOX_USER_ENV = "GRADE_SANDBOX_USER"
+# Extra folders learner code may not read (os.pathsep-separated), besides solutions/ and grader/.
+FORBIDDEN_ENV = "GRADE_FORBIDDEN_DIRS"
+_UID_RANGE = (1_900_000_000, 2_000_000_000)  # fresh uids for children; no account needed
+_OUTPUT_TAIL = 64 * 1024
 
 
 @dataclass
@@ -38,9 +61,11 @@ class Limits:
     call_timeout: float = 10.0  # wall seconds for one call (import included)
     cpu_seconds: int = 120  # CPU seconds for the child's whole life
     memory_mb: int = 4096  # address space
-    file_size_mb: int = 64  # largest file the child may write (its captured output too)
+    file_size_mb: int = 64  # largest file the child may write
     open_files: int = 256
     threads: int = 1  # BLAS / OpenMP threads: the same for every child, so timings compare
+    processes: int = 64  # processes and threads the child may run at once (RLIMIT_NPROC)
+    output_kb: int = 1024  # what the learner's code may print over the child's life
 
 
 class ProcessGone(Exception):
@@ -48,7 +73,8 @@ class ProcessGone(Exception):
 
     def __init__(self, reason: str, message: str):
         super().__init__(message)
-        self.reason = reason  # "timeout", "exited", "signal", "protocol", "cpu", "start"
+        # "timeout", "exited", "signal", "protocol", "cpu", "start", "output", "forbidden"
+        self.reason = reason
         self.message = message
 
 
@@ -82,63 +108,147 @@ class LearnerProcess:
         self.workdir: str | None = None
         self.load_error: dict | None = None
         self.starts = 0
+        # How the child runs: "user" (a uid of its own), "user+read" (a uid of its own that
+        # may still read every file), or "off" (the grader's own user). Set by start().
+        self.sandbox = "off"
+        self.uid: int | None = None
+        # Reads of the reference solutions / the grader's process, reported by the child's
+        # audit hook ("reference" or "grader-process", path). Sticky: the exercise fails.
+        self.violations: list[tuple[str, str]] = []
+        self.refused: list[str] = []  # other refused actions (starting a process, ...)
+        self._autograd_lint = None
+        self._to_child = self._from_child = self._out_r = self._report_r = None
+        self._out_tail = bytearray()
+        self._out_total = 0
+        self._out_eof = True
+        self._report_buf = b""
+        self._token = ""
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> dict | None:
         """Start the child and import the module; return the import error, or None."""
         self.close()
         self.starts += 1
+        if self.violations:
+            raise ProcessGone("forbidden", self.violation_message())
+        self.sandbox = sandbox_mode(self.torch)
+        self.uid = random.SystemRandom().randrange(*_UID_RANGE) if self.sandbox != "off" else None
+        if self.sandbox == "off":
+            _make_undumpable()
         self.workdir = tempfile.mkdtemp(prefix=f"grade-{self.module_name}-")
+        module_path, source_dir = self.module_path, self.source_dir
+        if self.uid is not None:
+            _libc()  # loaded here: the child switches users between fork and exec
+            os.chown(self.workdir, self.uid, self.uid)
+            if self.sandbox == "user" and not _others_can_reach(module_path):
+                module_path, source_dir = self._copy_sources()
+        if self.forbid_autograd:
+            from .lint import autograd_uses
+
+            self._autograd_lint = autograd_uses(self.module_path, self.source_dir)
+        self._token = os.urandom(8).hex()
+        self._out_tail, self._out_total, self._report_buf = bytearray(), 0, b""
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
-        self._output_path = os.path.join(self.workdir, ".output")
-        with open(self._output_path, "wb") as out:
-            try:
-                self.proc = subprocess.Popen(
-                    [sys.executable, "-I", CHILD_SCRIPT, str(to_child_r), str(from_child_w)],
-                    stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                    cwd=self.workdir, env=self._child_env(), pass_fds=(to_child_r, from_child_w),
-                    start_new_session=True, preexec_fn=self._apply_limits, close_fds=True,
-                )
-            finally:
-                os.close(to_child_r)
-                os.close(from_child_w)
-        self._to_child = to_child_w
-        self._from_child = from_child_r
-        os.set_blocking(self._to_child, False)
-        fcntl.fcntl(self._to_child, fcntl.F_SETFD, fcntl.FD_CLOEXEC)
-        fcntl.fcntl(self._from_child, fcntl.F_SETFD, fcntl.FD_CLOEXEC)
-        reply = self._request({"op": "load", "path": self.module_path, "module": self.module_name,
-                               "source_dir": self.source_dir, "torch": self.torch,
+        out_r, out_w = os.pipe()
+        report_r, report_w = os.pipe()
+        os.set_blocking(report_w, False)  # the child's hook never blocks on a full pipe
+        nproc = self.limits.processes if self.uid is not None else _nproc_for_own_user(self.limits.processes)
+        keep_read = self.sandbox == "user+read"
+        child_fds = (to_child_r, from_child_w, out_w, report_w)
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-I", CHILD_SCRIPT, str(to_child_r), str(from_child_w), str(report_w)],
+                stdin=subprocess.DEVNULL, stdout=out_w, stderr=subprocess.STDOUT,
+                cwd=self.workdir, env=self._child_env(), pass_fds=(to_child_r, from_child_w, report_w),
+                start_new_session=True, close_fds=True,
+                preexec_fn=functools.partial(_prepare_child, self.limits, self.uid, keep_read, nproc),
+            )
+        except (OSError, subprocess.SubprocessError) as exc:
+            for fd in (*child_fds, to_child_w, from_child_r, out_r, report_r):
+                os.close(fd)
+            if self.uid is not None:  # this machine will not switch users: run as ourselves
+                _SANDBOX_BROKEN.add(self.sandbox)
+                sandbox_mode.cache_clear()
+                self.starts -= 1
+                return self.start()
+            raise ProcessGone("start", f"could not be started ({exc})") from None
+        finally:
+            for fd in child_fds:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self._to_child, self._from_child, self._out_r, self._report_r = to_child_w, from_child_r, out_r, report_r
+        self._out_eof = False
+        for fd in (self._to_child, self._out_r, self._report_r):
+            os.set_blocking(fd, False)
+        for fd in (self._to_child, self._from_child, self._out_r, self._report_r):
+            fcntl.fcntl(fd, fcntl.F_SETFD, fcntl.FD_CLOEXEC)
+        forbidden, allowed = forbidden_roots(self.source_dir)
+        reply = self._request({"op": "load", "path": module_path, "module": self.module_name,
+                               "source_dir": source_dir, "torch": self.torch,
                                "forbid_autograd": self.forbid_autograd, "seed": self.seed,
-                               "threads": self.limits.threads}, [])
+                               "threads": self.limits.threads, "forbidden": forbidden,
+                               "allowed": allowed, "grader_pid": os.getpid(),
+                               "limits": {"memory_mb": self.limits.memory_mb,
+                                          "file_size_mb": self.limits.file_size_mb,
+                                          "open_files": self.limits.open_files,
+                                          "processes": self.limits.processes}}, [])
+        self._check_reports()
         header = reply[0]
         self.load_error = header.get("error") if header.get("status") != "ok" else None
         if self.load_error is not None and not isinstance(self.load_error, dict):
             self.load_error = {"type": "Error", "message": "the module could not be loaded"}
         return self.load_error
 
+    def _copy_sources(self) -> tuple[str, str]:
+        """Copy the exercise folder's modules where the child's own user can read them."""
+        import stat
+
+        src = os.path.join(self.workdir, "src")
+        os.mkdir(src, 0o755)
+        for name in os.listdir(self.source_dir):
+            path = os.path.join(self.source_dir, name)
+            try:  # regular files only: a symlink to /etc/shadow must not be copied by root
+                fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+            except OSError:
+                continue
+            with os.fdopen(fd, "rb") as f:
+                st = os.fstat(f.fileno())
+                if not name.endswith(".py") or not stat.S_ISREG(st.st_mode) or st.st_size > 4 << 20:
+                    continue
+                data = f.read()
+            with open(os.path.join(src, name), "wb") as out:
+                out.write(data)
+            os.chmod(os.path.join(src, name), 0o644)
+        return os.path.join(src, os.path.basename(self.module_path)), src
+
     @property
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
     def close(self) -> None:
-        """Kill the child's whole process group and remove its working directory."""
+        """Kill the child and everything it started; remove its files."""
         if self.proc is not None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            _kill_everything(self.proc.pid, self.uid, self._token)
             self.proc.wait()
-            for fd in (self._to_child, self._from_child):
+            self._drain_output(check=False)
+            self._read_reports()
+            for fd in (self._to_child, self._from_child, self._out_r, self._report_r):
                 try:
-                    os.close(fd)
+                    if fd is not None:
+                        os.close(fd)
                 except OSError:
                     pass
+            self._to_child = self._from_child = self._out_r = self._report_r = None
+            self._out_eof = True
             self.proc = None
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
+        if self.uid is not None:
+            _remove_files_of(self.uid)
 
     def __enter__(self):
         return self
@@ -148,14 +258,24 @@ class LearnerProcess:
 
     def output_tail(self, limit: int = 4000) -> str:
         """The last ``limit`` characters the learner's code printed."""
-        try:
-            with open(self._output_path, "rb") as f:
-                f.seek(0, os.SEEK_END)
-                size = f.tell()
-                f.seek(max(0, size - limit))
-                return f.read().decode("utf-8", "replace")
-        except (OSError, AttributeError):
-            return ""
+        if self.proc is not None:
+            try:
+                self._drain_output(check=False)
+            except OSError:
+                pass
+        return bytes(self._out_tail[-limit:]).decode("utf-8", "replace")
+
+    def violation_message(self) -> str:
+        """Why the exercise is flagged, in the learner's terms."""
+        kinds = {k for k, _ in self.violations}
+        paths = [p for k, p in self.violations if k == "reference"]
+        if "reference" in kinds:
+            shown = _short_path(paths[0])
+            return (f"tried to read {shown}: the reference solutions, the quiz answers, the grader's own "
+                    f"files and other submissions are off limits, so this exercise is marked as using "
+                    f"the reference solution and scores 0. Remove that code and grade again")
+        return ("tried to look at the grader's own process, which is off limits, so this exercise "
+                "scores 0. Remove that code and grade again")
 
     def _child_env(self) -> dict:
         env = {k: v for k, v in os.environ.items()
@@ -165,28 +285,13 @@ class LearnerProcess:
         env["TMPDIR"] = self.workdir
         env["PYTHONHASHSEED"] = "0"
         env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env["GRADE_SANDBOX_TOKEN"] = self._token  # finds descendants at close, whatever their session
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             env[var] = str(self.limits.threads)
         return env
 
-    def _apply_limits(self) -> None:  # runs in the child between fork and exec
-        import resource
-
-        lim = self.limits
-        mb = 1024 * 1024
-        settings = [
-            (resource.RLIMIT_CPU, (lim.cpu_seconds, lim.cpu_seconds + 1)),
-            (resource.RLIMIT_FSIZE, (lim.file_size_mb * mb, lim.file_size_mb * mb)),
-            (resource.RLIMIT_NOFILE, (lim.open_files, lim.open_files)),
-            (resource.RLIMIT_CORE, (0, 0)),
-        ]
-        if lim.memory_mb:
-            settings.append((resource.RLIMIT_AS, (lim.memory_mb * mb, lim.memory_mb * mb)))
-        for which, value in settings:
-            try:
-                resource.setrlimit(which, value)
-            except (ValueError, OSError):
-                pass
+    def _apply_limits(self) -> None:  # kept for callers that start children themselves
+        _prepare_child(self.limits, None, False, None)
 
     # ------------------------------------------------------------------ requests
     def call(self, fn: str | None, args=(), kwargs=None, *, return_args=False, keep=False,
@@ -196,6 +301,12 @@ class LearnerProcess:
         Raises :class:`ProcessGone` if the child hangs, dies or misbehaves; it is
         restarted on the next call.
         """
+        if self.violations:
+            raise ProcessGone("forbidden", self.violation_message())
+        if self.proc is not None and self.proc.poll() is not None:
+            # It answered the last call and then ended on its own (os._exit in a thread,
+            # or after sending a reply of its own making): that call's answer is not trusted.
+            raise self._gone(after_reply=True)
         if not self.alive:
             error = self.start()
             if error is not None:
@@ -211,7 +322,13 @@ class LearnerProcess:
         started = time.perf_counter()
         reply, out_buffers = self._request(header, buffers, timeout)
         seconds = time.perf_counter() - started
-        return self._decode_reply(reply, out_buffers, seconds)
+        self._check_reports()
+        result = self._decode_reply(reply, out_buffers, seconds)
+        if self._autograd_lint:
+            found = self._autograd_lint.for_function(fn if target is None else None)
+            if found:
+                result.autograd = list(dict.fromkeys(found + list(result.autograd or [])))
+        return result
 
     def describe(self, handle) -> dict:
         reply, buffers = self._request({"op": "describe", "target": handle.id}, [])
@@ -240,7 +357,7 @@ class LearnerProcess:
                     raise wire.WireError("malformed error")
                 error = {k: v for k, v in error.items() if isinstance(v, (str, int, bool, list)) or v is None}
                 return Reply("raised", error=error, autograd=_str_list(error.get("autograd")), seconds=seconds)
-        except (wire.WireError, ValueError, TypeError, OverflowError) as exc:
+        except (wire.WireError, ValueError, TypeError, OverflowError, AttributeError) as exc:
             self.close()
             raise ProcessGone("protocol", f"sent back something the grader could not read ({exc})") from None
         self.close()
@@ -254,11 +371,14 @@ class LearnerProcess:
             return wire.unpack(lambda n: self._read_exactly(n, deadline, timeout))
         except ProcessGone:
             raise
-        except wire.WireError as exc:
+        except (wire.WireError, UnicodeDecodeError, RecursionError) as exc:
             self.close()
             raise ProcessGone("protocol", f"sent back something the grader could not read ({exc})") from None
         except (EOFError, BrokenPipeError, OSError):
             raise self._gone() from None
+
+    def _watched(self, *fds):
+        return [fd for fd in fds if fd is not None] + ([self._out_r] if not self._out_eof else [])
 
     def _write_all(self, data: bytes, deadline: float, timeout: float) -> None:
         view = memoryview(data)
@@ -266,14 +386,16 @@ class LearnerProcess:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise self._timed_out(timeout)
-            _, ready, _ = select.select([], [self._to_child], [], left)
+            readable, ready, _ = select.select(self._watched(), [self._to_child], [], left)
+            if readable:
+                self._drain_output()
             if ready:
                 try:
                     n = os.write(self._to_child, view[: 1 << 20])
                 except BlockingIOError:
                     continue
                 view = view[n:]
-            elif self.proc.poll() is not None:
+            elif not readable and self.proc.poll() is not None:
                 raise EOFError
 
     def _read_exactly(self, n: int, deadline: float, timeout: float) -> bytes:
@@ -282,8 +404,12 @@ class LearnerProcess:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise self._timed_out(timeout)
-            ready, _, _ = select.select([self._from_child], [], [], remaining)
+            ready, _, _ = select.select(self._watched(self._from_child), [], [], remaining)
             if not ready:
+                continue
+            if self._out_r in ready:
+                self._drain_output()
+            if self._from_child not in ready:
                 continue
             chunk = os.read(self._from_child, min(left, 1 << 20))
             if not chunk:
@@ -292,28 +418,86 @@ class LearnerProcess:
             left -= len(chunk)
         return b"".join(chunks)
 
+    # ------------------------------------------------------------------ output and reports
+    def _drain_output(self, check: bool = True) -> None:
+        """Read what the learner's code printed; past ``output_kb`` the child is stopped."""
+        while self._out_r is not None and not self._out_eof:
+            try:
+                chunk = os.read(self._out_r, 1 << 16)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                self._out_eof = True
+                break
+            if not chunk:
+                self._out_eof = True
+                break
+            self._out_total += len(chunk)
+            self._out_tail += chunk
+            if len(self._out_tail) > _OUTPUT_TAIL:
+                del self._out_tail[:-_OUTPUT_TAIL]
+            if check and self._out_total > self.limits.output_kb * 1024:
+                self.close()
+                raise ProcessGone("output", f"printed more than {self.limits.output_kb} KB of output, the "
+                                            f"limit for one exercise — remove the print() calls from "
+                                            f"functions that are called many times")
+
+    def _read_reports(self) -> None:
+        while self._report_r is not None:
+            try:
+                chunk = os.read(self._report_r, 1 << 16)
+            except (BlockingIOError, InterruptedError, OSError):
+                break
+            if not chunk:
+                break
+            self._report_buf += chunk
+        *lines, self._report_buf = self._report_buf.split(b"\n")
+        for line in lines[:100]:
+            kind, _, what = line.decode("utf-8", "replace").partition("\t")
+            if kind in ("reference", "grader-process"):
+                if (kind, what) not in self.violations:
+                    self.violations.append((kind, what[:300]))
+            elif what and what not in self.refused:
+                self.refused.append(what[:300])
+
+    def _check_reports(self) -> None:
+        self._read_reports()
+        if self.violations:
+            self.close()
+            raise ProcessGone("forbidden", self.violation_message())
+
+    # ------------------------------------------------------------------ endings
     def _timed_out(self, timeout: float) -> ProcessGone:
         self.close()
         return ProcessGone("timeout", f"took longer than {timeout:g} s")
 
-    def _gone(self) -> ProcessGone:
+    def _gone(self, after_reply: bool = False) -> ProcessGone:
         """Explain why the child ended, in the learner's terms."""
         proc = self.proc
         try:
             code = proc.wait(timeout=2) if proc is not None else None
         except subprocess.TimeoutExpired:
             code = None
+        self._read_reports()
         tail = self.output_tail(600).strip()
         self.close()
+        if self.violations:
+            return ProcessGone("forbidden", self.violation_message())
+        lim = self.limits
         if code is None:
             return ProcessGone("protocol", "stopped answering the grader")
+        when = " after answering the previous call" if after_reply else ""
         if code < 0:
             name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
-            hint = {"SIGXCPU": " (it used more CPU time than allowed)",
-                    "SIGXFSZ": " (it wrote more output than allowed)",
-                    "SIGSEGV": " (a crash inside a compiled library)"}.get(name, "")
-            return ProcessGone("signal", f"was stopped by signal {name}{hint}")
-        message = (f"ended the Python process with exit code {code} — did the code call "
+            hint = {"SIGXCPU": f" (it used more than the {lim.cpu_seconds} s of CPU time allowed)",
+                    "SIGXFSZ": f" (it wrote a file larger than the {lim.file_size_mb} MB allowed)",
+                    "SIGSEGV": " (a crash inside a compiled library)",
+                    "SIGKILL": " (killed: did it run out of memory, or signal itself?)"}.get(name, "")
+            return ProcessGone("cpu" if name == "SIGXCPU" else "signal", f"was stopped by signal {name}{when}{hint}")
+        if code == 70:  # child.py's own code failed (see child.main)
+            return ProcessGone("protocol", "broke the grader's own code in its process — does it replace "
+                                           "built-in functions or standard modules the grader needs?")
+        message = (f"ended the Python process{when} with exit code {code} — did the code call "
                    f"sys.exit(), exit() or os._exit()?")
         if tail:
             message += f" Its last output was: {tail[-300:]}"
@@ -322,3 +506,340 @@ class LearnerProcess:
 
 def _str_list(value) -> list:
     return [str(v)[:200] for v in value] if isinstance(value, list) else []
+
+
+def _short_path(path: str) -> str:
+    base = os.path.dirname(GRADER_DIR)
+    try:
+        rel = os.path.relpath(path, base)
+    except ValueError:
+        return path
+    return rel if not rel.startswith("..") else path
+
+
+# ---------------------------------------------------------------------------- what is off limits
+
+
+def forbidden_roots(source_dir: str) -> tuple[list[str], list[str]]:
+    """Folders learner code may not read, and the folders inside them it may.
+
+    Off limits: the reference solutions (beside the grader and beside the graded folder),
+    the grader package (checks, quiz answer keys) and any folder in $GRADE_FORBIDDEN_DIRS
+    (a batch run puts the folder of every submission there). Readable: the graded folder
+    itself and the runner's own files (the child's code). The most specific folder decides,
+    so ``grade --source solutions`` grades the solutions, and one student's folder inside
+    the batch folder is readable by that student's code only.
+    """
+    source = os.path.realpath(source_dir)
+    candidates = [os.path.join(os.path.dirname(GRADER_DIR), "solutions"), GRADER_DIR,
+                  os.path.join(os.path.dirname(source), "solutions")]
+    candidates += [d for d in os.environ.get(FORBIDDEN_ENV, "").split(os.pathsep) if d.strip()]
+    roots = []
+    for root in candidates:
+        real = os.path.realpath(root)
+        if real not in roots:
+            roots.append(real)
+    return roots, [source, os.path.realpath(RUNNER_DIR)]
+
+
+# ---------------------------------------------------------------------------- users and limits
+
+_SANDBOX_BROKEN: set[str] = set()
+
+
+@functools.lru_cache(maxsize=None)
+def sandbox_mode(torch: bool = False) -> str:
+    """How children run on this machine: "user", "user+read" or "off" (see LearnerProcess)."""
+    if not sys.platform.startswith("linux") or os.geteuid() != 0:
+        return "off"
+    if os.environ.get(SANDBOX_USER_ENV, "").strip().lower() in ("off", "0", "no", "false"):
+        return "off"
+    needed = [os.path.realpath(sys.executable), RUNNER_DIR]
+    needed += [p for p in {sysconfig.get_path(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")} if p]
+    for name in ("numpy",) + (("torch",) if torch else ()):
+        try:
+            import importlib.util
+
+            spec = importlib.util.find_spec(name)
+            if spec is not None and spec.origin:
+                needed.append(os.path.dirname(spec.origin))
+        except (ImportError, ValueError):
+            pass
+    if "user" not in _SANDBOX_BROKEN and all(_others_can_reach(p) for p in needed if os.path.exists(p)):
+        return "user"
+    if "user+read" not in _SANDBOX_BROKEN and _has_capability(2):  # CAP_DAC_READ_SEARCH
+        return "user+read"
+    return "off"
+
+
+def _others_can_reach(path: str) -> bool:
+    """Can a user with no relation to the owner read ``path`` (every folder on the way searchable)?"""
+    import stat
+
+    try:
+        path = os.path.realpath(path)
+        st = os.stat(path)
+        if not st.st_mode & stat.S_IROTH or (stat.S_ISDIR(st.st_mode) and not st.st_mode & stat.S_IXOTH):
+            return False
+        parent = os.path.dirname(path)
+        while True:
+            if not os.stat(parent).st_mode & stat.S_IXOTH:
+                return False
+            if parent == os.path.dirname(parent):
+                return True
+            parent = os.path.dirname(parent)
+    except OSError:
+        return False
+
+
+def _has_capability(bit: int) -> bool:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("CapEff:"):
+                    return bool(int(line.split()[1], 16) >> bit & 1)
+    except (OSError, ValueError):
+        pass
+    return False
+
+
+@functools.lru_cache(maxsize=None)
+def _libc():
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                    ("inheritable", ctypes.c_uint32)]
+
+    return ctypes, libc, Header, Data
+
+
+_made_undumpable = False
+
+
+def _make_undumpable() -> None:
+    """Keep same-user processes out of the grader's memory and environment (/proc/PID/mem)."""
+    global _made_undumpable
+    if _made_undumpable or not sys.platform.startswith("linux"):
+        return
+    _made_undumpable = True
+    try:
+        _libc()[1].prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE
+    except (OSError, AttributeError):
+        pass
+
+
+def _nproc_for_own_user(processes: int) -> int | None:
+    """RLIMIT_NPROC counts every process of the user: allow what runs now plus ``processes``."""
+    if os.geteuid() == 0 or not os.path.isdir("/proc/self/task"):
+        return None  # root is not held by RLIMIT_NPROC anyway
+    uid, count = os.getuid(), 0
+    for pid in _pids():
+        info = _status(pid)
+        if info and info["uid"] == uid:
+            count += info["threads"]
+    return count + processes
+
+
+def _prepare_child(limits: Limits, uid: int | None, keep_read: bool, nproc: int | None) -> None:
+    """Runs in the child between fork and exec: limits, then (as root) a user of its own."""
+    import resource
+
+    mb = 1024 * 1024
+    settings = [
+        (resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1)),
+        (resource.RLIMIT_FSIZE, (limits.file_size_mb * mb, limits.file_size_mb * mb)),
+        (resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files)),
+        (resource.RLIMIT_CORE, (0, 0)),
+    ]
+    if limits.memory_mb:
+        settings.append((resource.RLIMIT_AS, (limits.memory_mb * mb, limits.memory_mb * mb)))
+    if nproc is not None and hasattr(resource, "RLIMIT_NPROC"):
+        settings.append((resource.RLIMIT_NPROC, (nproc, nproc)))
+    for which, value in settings:
+        try:
+            resource.setrlimit(which, value)
+        except (ValueError, OSError):
+            pass
+    if uid is not None:
+        _become(uid, keep_read)
+
+
+def _become(uid: int, keep_read: bool) -> None:
+    """Switch to ``uid`` for good: no way back, no setuid programs, no capabilities but one."""
+    ctypes, libc, Header, Data = _libc()
+
+    def check(result, what):
+        if result != 0:
+            raise OSError(ctypes.get_errno(), what)
+
+    check(libc.prctl(38, 1, 0, 0, 0), "PR_SET_NO_NEW_PRIVS")
+    for cap in range(64):  # empty the bounding set, but for the one capability kept
+        if not (keep_read and cap == 2):
+            libc.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP (EINVAL past the last capability)
+    if keep_read:
+        check(libc.prctl(8, 1, 0, 0, 0), "PR_SET_KEEPCAPS")
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    if keep_read:
+        header, data = Header(0x20080522, 0), (Data * 2)()
+        data[0].effective = data[0].permitted = data[0].inheritable = 1 << 2
+        check(libc.capset(ctypes.byref(header), data), "capset")
+        check(libc.prctl(47, 2, 2, 0, 0), "PR_CAP_AMBIENT_RAISE")  # survives exec
+        check(libc.prctl(8, 0, 0, 0, 0), "PR_SET_KEEPCAPS")
+    if os.getuid() == 0 or os.geteuid() == 0:
+        raise OSError("still root")
+
+
+# ---------------------------------------------------------------------------- ending everything
+
+
+def _kill_everything(pid: int, uid: int | None, token: str) -> None:
+    """Kill the child, every process it started (even one that left its session), and wait."""
+    if uid is not None:
+        _kill_uid(uid)
+    else:
+        _kill_descendants(pid, token)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _kill_uid(uid: int) -> None:
+    """``kill(-1, SIGKILL)`` as ``uid``: every process of that user, atomically (no fork escapes)."""
+    def as_uid():  # runs in a short-lived child of the grader; never execs
+        try:
+            os.setgroups([])
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+            os.kill(-1, signal.SIGKILL)
+        except BaseException:  # noqa: B902 - nothing left to kill, or nothing we may kill
+            pass
+        os._exit(0)
+
+    try:
+        subprocess.Popen([sys.executable, "-c", ""], preexec_fn=as_uid, close_fds=True,
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL).wait()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    for _ in range(50):  # belt and braces: anything of that user still alive
+        left = [p for p in _pids() if (s := _status(p)) and s["uid"] == uid and s["state"] not in "ZX"]
+        if not left:
+            return
+        for p in left:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.001)
+
+
+def _kill_descendants(pid: int, token: str) -> None:
+    """Without a user of its own: stop the child's whole tree (and anything carrying its
+    token in its environment), so nothing can fork while we look, then kill it all."""
+    if not os.path.isdir("/proc/self"):
+        return
+    me, stopped = os.getpid(), set()
+    needle = f"GRADE_SANDBOX_TOKEN={token}".encode()
+    uid = os.getuid()
+    for _ in range(20):
+        table = {p: s for p in _pids() if (s := _status(p)) and s["state"] not in "ZX"}
+        children: dict[int, list[int]] = {}
+        for p, s in table.items():
+            children.setdefault(s["ppid"], []).append(p)
+        found, todo = set(), [pid]
+        while todo:
+            p = todo.pop()
+            if p in found:
+                continue
+            found.add(p)
+            todo.extend(children.get(p, ()))
+        for p, s in table.items():
+            if p in found or p == me or s["uid"] != uid:
+                continue
+            if s["sid"] == pid or s["pgid"] == pid or (token and needle in _environ(p)):
+                found.add(p)
+                todo = [p]
+                while todo:
+                    q = todo.pop()
+                    found.add(q)
+                    todo.extend(c for c in children.get(q, ()) if c not in found)
+        found.discard(me)
+        new = found - stopped
+        if not new:
+            break
+        for p in new:
+            try:
+                os.kill(p, signal.SIGSTOP)
+            except (ProcessLookupError, PermissionError):
+                pass
+        stopped |= new
+    for p in stopped:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _pids() -> list[int]:
+    try:
+        return [int(n) for n in os.listdir("/proc") if n.isdigit()]
+    except OSError:
+        return []
+
+
+def _status(pid: int) -> dict | None:
+    """Real uid, state, ppid, pgid, sid and thread count of a process (None if it is gone).
+
+    Read from /proc/PID/status, which everyone may read, even for a process that is not
+    dumpable (whose /proc folder belongs to root whatever its user).
+    """
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            text = f.read().decode("ascii", "replace")
+        fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+        return {"state": fields["State"].split()[0], "ppid": int(fields["PPid"]),
+                "pgid": int(fields.get("NSpgid", "0").split()[-1] or 0),
+                "sid": int(fields.get("NSsid", "0").split()[-1] or 0),
+                "threads": int(fields.get("Threads", "1")), "uid": int(fields["Uid"].split()[0])}
+    except (OSError, ValueError, KeyError, IndexError):
+        return None
+
+
+def _environ(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            return f.read(1 << 16)
+    except OSError:
+        return b""
+
+
+def _remove_files_of(uid: int) -> None:
+    """Delete what a child's own user left at the top of the shared temporary folders."""
+    for folder in {"/tmp", "/var/tmp", "/dev/shm", tempfile.gettempdir()}:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.stat(follow_symlinks=False).st_uid != uid:
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    os.unlink(entry.path)
+            except OSError:
+                pass

@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""Benchmark the grader as whole commands: medians of several runs, as JSON and a table.
+
+Measures, each as a fresh ``grade`` process (wall time from start to exit):
+
+- a baseline in the same run: ``python -c "import numpy"`` (every figure is also given as a
+  multiple of it, so machines can be compared) and ``python -c "import torch"``;
+- grading one NumPy exercise (``vectors``) and one PyTorch exercise (``backprop``), without
+  timed runs;
+- the whole course (the seven code exercises) without and with timed runs, and
+  ``grade bench`` (the timed runs alone);
+- cold and warm: *cold* is the first run after deleting the grader's ``__pycache__``
+  folders (Python must compile the grader again; the OS file cache stays warm, which a
+  script cannot portably clear); *warm* is the median of runs after one untimed warm-up run.
+  Commands run without ``PYTHONDONTWRITEBYTECODE`` (as in a learner's shell), so warm runs
+  use the compiled files;
+- every exercise on its own (``--no-timing``);
+- how grading time grows with hypothesis examples (``grade --examples N``), for one NumPy
+  and one PyTorch exercise.
+
+Usage::
+
+    python benchmarks/run.py                    # everything, 5 runs per figure (3 for the heavy ones)
+    python benchmarks/run.py --quick            # 2 runs per figure, fewer example counts
+    python benchmarks/run.py --out benchmarks/results.json --markdown
+
+The JSON (``benchmarks/results.json``) holds every run's seconds, the medians, the exit
+codes, the commands and the machine (nproc, CPU model, Python/NumPy/torch versions).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EXERCISES = ["vectors", "derivatives", "losses", "gradient_descent", "activations", "backprop", "mlp"]
+
+
+def grade_cmd() -> list[str]:
+    exe = shutil.which("grade")
+    return [exe] if exe else [sys.executable, "-m", "grader"]
+
+
+def clear_pycache() -> int:
+    """Delete the grader's compiled files (only __pycache__ folders under grader/)."""
+    n = 0
+    for path in (ROOT / "grader").rglob("__pycache__"):
+        shutil.rmtree(path, ignore_errors=True)
+        n += 1
+    return n
+
+
+def run_env() -> dict:
+    """The caller's environment, but allowed to write bytecode (as a learner's shell is):
+    with PYTHONDONTWRITEBYTECODE set every run would be cold."""
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def run_once(argv: list[str]) -> tuple[float, int]:
+    started = time.perf_counter()
+    proc = subprocess.run(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=run_env())
+    return time.perf_counter() - started, proc.returncode
+
+
+def measure(name: str, argv: list[str], runs: int, *, cold: bool = False, warmup: bool = True) -> dict:
+    seconds, codes = [], []
+    if warmup and not cold:
+        run_once(argv)
+    for _ in range(runs):
+        if cold:
+            clear_pycache()
+        s, code = run_once(argv)
+        seconds.append(s)
+        codes.append(code)
+    entry = {"name": name, "command": " ".join(Path(a).name if i == 0 else a for i, a in enumerate(argv)),
+             "mode": "cold" if cold else "warm", "runs": [round(s, 4) for s in seconds],
+             "median_s": round(statistics.median(seconds), 4), "min_s": round(min(seconds), 4),
+             "max_s": round(max(seconds), 4), "exit_codes": sorted(set(codes))}
+    print(f"{name:<36} {entry['mode']:<5} median {entry['median_s']:7.2f} s  "
+          f"(min {entry['min_s']:.2f}, max {entry['max_s']:.2f}, exit {entry['exit_codes']})", file=sys.stderr)
+    return entry
+
+
+def machine() -> dict:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = {}
+    for mod in ("numpy", "torch", "hypothesis"):
+        try:
+            versions[mod] = __import__(mod).__version__
+        except ImportError:
+            versions[mod] = None
+    return {"nproc": os.cpu_count(), "cpu": cpu, "python": platform.python_version(),
+            "platform": platform.platform(), **versions, "loadavg_at_start": os.getloadavg()}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="Benchmark grade as whole commands.")
+    parser.add_argument("--runs", type=int, default=5, help="runs per light figure (default 5)")
+    parser.add_argument("--heavy-runs", type=int, default=3, help="runs per whole-course figure (default 3)")
+    parser.add_argument("--quick", action="store_true", help="2 runs per figure, fewer example counts")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results.json"))
+    parser.add_argument("--markdown", action="store_true", help="print the README table on stdout")
+    args = parser.parse_args(argv)
+    light, heavy = (2, 2) if args.quick else (args.runs, args.heavy_runs)
+    g = grade_cmd()
+    sol = ["--source", "solutions", "--no-progress"]
+    started = time.monotonic()
+    results = []
+    add = results.append
+
+    add(measure("baseline: python -c 'import numpy'", [sys.executable, "-c", "import numpy"], light))
+    add(measure("baseline: python -c 'import torch'", [sys.executable, "-c", "import torch"], light))
+    add(measure("one NumPy exercise (vectors)", g + ["vectors", *sol, "--no-timing"], light, cold=True))
+    add(measure("one NumPy exercise (vectors)", g + ["vectors", *sol, "--no-timing"], light))
+    add(measure("one torch exercise (backprop)", g + ["backprop", *sol, "--no-timing"], light, cold=True))
+    add(measure("one torch exercise (backprop)", g + ["backprop", *sol, "--no-timing"], light))
+    add(measure("whole course, no timing", g + [*EXERCISES, *sol, "--no-timing"], heavy, cold=True))
+    add(measure("whole course, no timing", g + [*EXERCISES, *sol, "--no-timing"], heavy))
+    add(measure("whole course, with timing", g + [*EXERCISES, *sol], heavy, cold=True))
+    add(measure("whole course, with timing", g + [*EXERCISES, *sol], heavy))
+    add(measure("timed runs only (grade bench)", g + ["bench", "--source", "solutions"], heavy))
+    for ex in EXERCISES:
+        add(measure(f"exercise {ex}", g + [ex, *sol, "--no-timing"], heavy))
+    examples = {"vectors": (5, 25, 100) if args.quick else (5, 10, 25, 50, 100),
+                "backprop": (5, 15, 50) if args.quick else (5, 15, 30, 60)}
+    for ex, counts in examples.items():
+        for n in counts:
+            add(measure(f"{ex} --examples {n}", g + [ex, *sol, "--no-timing", "--examples", str(n)], heavy))
+
+    base = next(r for r in results if r["name"].startswith("baseline: python -c 'import numpy'"))["median_s"]
+    single = next(r for r in results if r["name"] == "one NumPy exercise (vectors)" and r["mode"] == "warm")
+    for r in results:
+        r["x_numpy_import"] = round(r["median_s"] / base, 2)
+        r["x_one_numpy_exercise"] = round(r["median_s"] / single["median_s"], 2)
+    doc = {"machine": machine(), "grade": " ".join(g), "wall_s": round(time.monotonic() - started, 1),
+           "runs": {"light": light, "heavy": heavy},
+           "notes": "median wall seconds of whole commands (subprocess, stdout/stderr discarded); cold = first run "
+                    "after deleting grader/**/__pycache__; warm = after one untimed warm-up run",
+           "results": results}
+    Path(args.out).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {args.out} ({doc['wall_s']:.0f} s)", file=sys.stderr)
+    if args.markdown:
+        print(markdown(doc))
+    return 0
+
+
+def markdown(doc: dict) -> str:
+    m = doc["machine"]
+    lines = [f"Machine: {m['nproc']} × {m['cpu']}, Python {m['python']}, NumPy {m['numpy']}, torch {m['torch']}, "
+             f"hypothesis {m['hypothesis']} (load average {m['loadavg_at_start'][0]:.1f} at the start). "
+             f"Medians of {doc['runs']['light']} runs (light) or {doc['runs']['heavy']} (whole course).", "",
+             "| what | command | mode | median | × `import numpy` | × one NumPy exercise |",
+             "|---|---|---|---:|---:|---:|"]
+    for r in doc["results"]:
+        cmd = r["command"].replace("|", "\\|")
+        if len(cmd) > 90:
+            cmd = cmd.replace(" ".join(EXERCISES), "EXERCISES…")
+        lines.append(f"| {r['name']} | `{cmd}` | {r['mode']} | {r['median_s']:.2f} s | {r['x_numpy_import']:.1f} | "
+                     f"{r['x_one_numpy_exercise']:.2f} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,176 @@
+"""The classroom commands of ``grade``: release, compare, batch and merge.
+
+grader/cli.py registers them with :func:`register`; the work is done in the modules of
+this package. Set-up problems are one paragraph on stderr and exit code 2, as everywhere.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+
+def _cli():
+    from .. import cli  # late: grader.cli imports this module at its end
+
+    return cli
+
+
+@click.command("release")
+@click.argument("out", metavar="OUT")
+@click.option("--course", "course_dir", metavar="DIR", default=".", show_default=True,
+              help="The course repository to release (with exercises/, solutions/ and grader/).")
+def release_command(out, course_dir):
+    """Build a class repository in OUT: main for the class, a solutions branch beside it.
+
+    main has the stubs, the grader, a learner README and the GitHub Classroom workflow,
+    and no solutions or answer keys; the branch solutions adds the solved modules and
+    the quiz answers. Push only main to a class template.
+    """
+    from .release import ReleaseError, release
+
+    course = _cli().get_course()
+    try:
+        done = release(out, course_dir, course)
+    except ReleaseError as e:
+        _cli().fail_setup(str(e))
+    click.echo(f"Class repository created in {done['out']}:")
+    click.echo(f"  main       {len(done['main'])} files: exercises/ (stubs), grader/, README.md, "
+               f".github/workflows/classroom.yml")
+    click.echo(f"  solutions  main + {len(done['solutions'])} reference files in exercises/")
+    click.echo("Push only main to the class template (git push <remote> main); keep solutions for "
+               "self-study copies.")
+
+
+@click.command("compare")
+@click.argument("exercise")
+@click.option("--ref", "ref", metavar="REF", default="solutions", show_default=True,
+              help="The git branch, tag or commit to compare with.")
+@click.option("--source", "source", metavar="DIR", help="Folder with your modules (default: ./exercises).")
+@click.option("--examples", type=click.IntRange(1, 1000), default=25, show_default=True,
+              help="Generated inputs per function.")
+@click.option("--show", "limit", type=click.IntRange(1, 50), default=3, show_default=True,
+              help="Disagreements to show per function.")
+@click.option("--seed", type=int, default=None, help="Change the generated inputs (default: the course's seed).")
+def compare_command(exercise, ref, source, examples, limit, seed):
+    """Run your functions and the ones at REF on the same inputs; show where they disagree."""
+    from .compare import CompareError, compare_exercise, render
+    from .gitref import source_at_ref_or_fail
+
+    cli = _cli()
+    course = cli.get_course()
+    if exercise not in course.names():
+        names = cli.resolve_names(course, (exercise,))  # unknown names: a usage error with a suggestion
+        raise click.UsageError(f"compare runs code; {names[0]} is a quiz. Its answers at {ref} can be read "
+                               f"with: git show {ref}:exercises/quizzes/{names[0]}.yaml")
+    source_dir = cli.resolve_source(source)
+    ref_dir = source_at_ref_or_fail(ref, _ref_folder(source or cli.DEFAULT_SOURCE))
+    try:
+        results = compare_exercise(course.get(exercise), source_dir, ref_dir,
+                                   seed=course.seed if seed is None else seed, examples=examples, limit=limit)
+    except CompareError as e:
+        cli.fail_setup(f"cannot compare {exercise}: {e}")
+    click.echo(render(exercise, ref, results, limit))
+    sys.exit(0 if all(r.agrees for r in results) else 1)
+
+
+def _ref_folder(source: str) -> str:
+    """The folder to read at the ref: the same as ``--source`` when it is in this repository,
+    else the repository's ``exercises/`` (your modules may live anywhere; the ref's are there)."""
+    from .gitref import RefError, repo_root
+
+    try:
+        root = os.path.realpath(repo_root("."))
+    except RefError as e:
+        _cli().fail_setup(str(e))
+    folder = os.path.realpath(source)
+    if folder == root or folder.startswith(root + os.sep):
+        return source
+    return os.path.join(root, "exercises")
+
+
+@click.command("batch")
+@click.argument("directory", metavar="DIR")
+@click.argument("exercises", nargs=-1)
+@click.option("--out", "out", metavar="FILE", required=True,
+              help="The gradebook (CSV); its JSON twin is written next to it.")
+@click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None,
+              help="Submissions graded at once (default: the number of CPU cores).")
+@click.option("--force", is_flag=True, help="Regrade learners already in the gradebook's records.")
+@click.option("--shard", metavar="K/N", default=None, help="Grade only the K-th of N slices of the class.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=600, show_default=True,
+              help="Wall-clock seconds for one submission; it is stopped after that.")
+@click.option("--seed", type=int, default=None, help="Change the generated examples (default: the course's seed).")
+@click.option("--timing/--no-timing", "timing", default=True,
+              help="Include the timed runs, as grade does (default: on; --no-timing is much faster).")
+@click.option("--progress/--no-progress", "show_progress", default=None,
+              help="Show a progress bar (default: when stderr is a terminal).")
+def batch_command(directory, exercises, out, jobs, force, shard, timeout, seed, timing, show_progress):
+    """Grade every learner folder in DIR (DIR/<learner>/exercises/) into a gradebook.
+
+    \b
+    grade batch submissions --out gradebook.csv
+    grade batch submissions vectors losses --out week1.csv
+    grade batch submissions --shard 2/4 --out gradebook-2.csv   (then: grade merge)
+    """
+    from .batch import BatchError, parse_shard, run_batch
+
+    cli = _cli()
+    course = cli.get_course()
+    names = cli.resolve_names(course, exercises)
+    if show_progress is None:
+        show_progress = sys.stderr.isatty()
+    bar = {}
+
+    def on_start(n):
+        if show_progress and n:
+            bar["bar"] = click.progressbar(length=n, label="grading", file=sys.stderr, show_pos=True,
+                                           item_show_func=lambda item: item or "")
+            bar["bar"].__enter__()
+
+    def on_done(record):
+        if "bar" in bar:
+            bar["bar"].update(1, record["learner"])
+
+    try:
+        summary = run_batch(directory, out, names, course, jobs=jobs or os.cpu_count() or 1, force=force,
+                            shard=parse_shard(shard), timeout=timeout, seed=seed,
+                            options=() if timing else ("--no-timing",), on_start=on_start, on_done=on_done)
+    except BatchError as e:
+        cli.fail_setup(str(e))
+    finally:
+        if "bar" in bar:
+            bar["bar"].__exit__(None, None, None)
+    counts = summary["counts"]
+    rate = summary["graded"] / summary["seconds"] * 60 if summary["graded"] and summary["seconds"] else 0
+    slice_text = f" (shard {shard}: {summary['learners']} of {summary['class_size']})" if shard else ""
+    click.echo(f"graded {summary['graded']} submission{'s' * (summary['graded'] != 1)}{slice_text} in "
+               f"{summary['seconds']:.1f} s ({rate:.1f} per minute): {counts.get('graded', 0)} graded, "
+               f"{counts.get('timeout', 0)} timed out, {counts.get('error', 0)} could not be graded")
+    if summary["skipped"]:
+        click.echo(f"{summary['skipped']} already graded, kept (--force regrades them)")
+    csv_path, json_path = summary["paths"]
+    click.echo(f"gradebook: {os.path.relpath(csv_path)} and {os.path.relpath(json_path)}")
+
+
+@click.command("merge")
+@click.argument("inputs", nargs=-1, required=True, metavar="GRADEBOOK.json...")
+@click.option("--out", "out", metavar="FILE", required=True, help="The joined gradebook (CSV, with a JSON twin).")
+def merge_command(inputs, out):
+    """Join the gradebooks of several grade batch --shard runs into one."""
+    from .batch import BatchError
+    from .merge import merge
+
+    try:
+        summary = merge(list(inputs), out)
+    except BatchError as e:
+        _cli().fail_setup(str(e))
+    csv_path, json_path = summary["paths"]
+    click.echo(f"joined {summary['inputs']} gradebooks, {summary['learners']} learners: "
+               f"{os.path.relpath(csv_path)} and {os.path.relpath(json_path)}")
+
+
+def register(group: click.Group) -> None:
+    for command in (release_command, compare_command, batch_command, merge_command):
+        group.add_command(command)

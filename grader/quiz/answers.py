@@ -1,0 +1,175 @@
+"""A learner's answers file: ``<source>/quizzes/<quiz>.yaml``.
+
+::
+
+    student: ada@example.com      # whose numbers the parameterised questions use
+    answers:
+      gpu_strength: 2             # single choice: the choice's number
+      supervised_methods: [1, 3]  # multiple choice: the numbers picked
+      dot_product: -7             # a number (2.5, 1/4 and 37% work too)
+      cross_product: [1, -2, 3]   # a vector; a matrix is a list of rows
+      gan_judge: discriminator    # a short text
+      relu_range:                 # empty: not answered yet
+
+``grade quiz`` rewrites the whole file on every answer (a temporary file, then
+``os.replace``, so a crash never leaves half a file); it refuses to touch a file it
+cannot read, so answers already saved there are never lost. The reference answers in
+``solutions/quizzes/`` use the same format, with ``also_accept`` listing further accepted
+forms of a text or number answer (read only by ``grade quiz --seal``).
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+
+import yaml
+
+from ..yamlfile import Node, YamlError, load
+from .model import MATRIX, MULTIPLE, NUMERIC, SINGLE, TEXT, TRUE_FALSE, VECTOR, Quiz
+
+_TOP = ("student", "answers", "also_accept")
+
+
+@dataclass
+class Answer:
+    value: object
+    line: int | None
+
+
+@dataclass
+class AnswersFile:
+    path: str
+    exists: bool = False
+    student: str | None = None
+    answers: dict[str, Answer] = field(default_factory=dict)
+    also_accept: dict[str, list] = field(default_factory=dict)
+
+
+def answers_path(source_dir: str, quiz: str) -> str:
+    return os.path.join(source_dir, "quizzes", f"{quiz}.yaml")
+
+
+def read_answers(path: str, quiz: Quiz) -> AnswersFile:
+    """Read an answers file (a missing file has no answers); raise YamlError for a file
+    that is not YAML, has unknown fields or names a question the quiz does not have."""
+    out = AnswersFile(path)
+    if not os.path.exists(path):
+        return out
+    out.exists = True
+    root = load(path)
+    if root is None:
+        return out
+    if not isinstance(root, Node):
+        raise YamlError(path, getattr(root, "line", None), None,
+                        "must be a mapping with 'answers:' (see docs/quiz.md)")
+    for key in root:
+        if key not in _TOP:
+            if quiz.get(str(key)) is not None:
+                raise root.error(key, f"'{key}' is a question: put it under 'answers:', indented")
+            raise root.error(key, f"unknown field (an answers file has {', '.join(_TOP[:2])})")
+    student = root.get("student")
+    if student is not None:
+        if not isinstance(student, (str, int)) or isinstance(student, bool) or not str(student).strip():
+            raise root.error("student", "must be text (an e-mail address or a student id)")
+        out.student = normalise_student(str(student))
+    for section in ("answers", "also_accept"):
+        node = root.get(section)
+        if node is None:
+            continue
+        if not isinstance(node, Node):
+            raise root.error(section, "must map question ids to answers, one per line")
+        for qid, value in node.items():
+            if quiz.get(str(qid)) is None:
+                raise node.error(qid, f"there is no question '{qid}' in the quiz '{quiz.name}' "
+                                      f"(its questions: {', '.join(quiz.ids())})")
+            if section == "answers":
+                if value is not None and not (isinstance(value, str) and not value.strip()):
+                    out.answers[str(qid)] = Answer(_plain(value), node.line_of(qid))
+            else:
+                out.also_accept[str(qid)] = _plain(value) if isinstance(value, list) else [_plain(value)]
+    return out
+
+
+def _plain(value):
+    """Node/Seq -> dict/list, recursively (answers are compared as plain values)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def normalise_student(student: str) -> str:
+    return " ".join(str(student).split()).lower()
+
+
+_FORM = {
+    SINGLE: "single choice: the number of your choice",
+    MULTIPLE: "all that apply: the numbers you pick, e.g. [1, 3]",
+    TRUE_FALSE: "true or false",
+    NUMERIC: "a number, e.g. 2.5, -3 or 1/4",
+    VECTOR: "a vector, e.g. [1, 2, 3]",
+    MATRIX: "a matrix as rows, e.g. [[1, 2], [3, 4]]",
+    TEXT: "a short text",
+}
+
+
+def render_answers(quiz: Quiz, student: str | None, answers: dict, also_accept: dict | None = None) -> str:
+    """The whole answers file: every question listed in quiz order, empty if unanswered."""
+    lines = [
+        f"# Your answers to the quiz '{quiz.name}': {quiz.title}.",
+        f"# `grade quiz {quiz.name}` asks the questions and saves each answer here; you can also",
+        "# write an answer by hand after its question's id (leave it empty: not answered yet).",
+        "# grade quiz rewrites this file when it saves, so comments you add are not kept.",
+    ]
+    if student:
+        lines.append(f"student: {_dump(student)}")
+    lines.append("answers:")
+    entries = []
+    for q in quiz.questions:
+        value = answers.get(q.id)
+        text = f"  {q.id}:" + ("" if value is None else f" {_dump(value)}")
+        comment = _FORM[q.type] + (f" (1-{len(q.choices)})" if q.type == SINGLE else "")
+        if q.parameterised:
+            comment += "; numbers drawn for you"
+        entries.append((text, comment))
+    width = min(max(len(t) for t, _ in entries) + 2, 48)
+    for text, comment in entries:
+        lines.append(f"{text:<{width}}# {comment}")
+    if also_accept:
+        lines.append("also_accept:")
+        for qid, values in also_accept.items():
+            lines.append(f"  {qid}: {_dump(values)}")
+    return "\n".join(lines) + "\n"
+
+
+def _dump(value) -> str:
+    text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=10**6).strip()
+    if text.endswith("\n..."):
+        text = text[: -len("\n...")].strip()
+    elif text.endswith("..."):
+        text = text[:-3].strip()
+    return text
+
+
+def write_answers(path: str, quiz: Quiz, student: str | None, answers: dict,
+                  also_accept: dict | None = None) -> None:
+    """Replace the answers file atomically: a crash leaves the old file or the new one."""
+    directory = os.path.dirname(path) or "."
+    os.makedirs(directory, exist_ok=True)
+    text = render_answers(quiz, student, answers, also_accept)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{quiz.name}-", suffix=".yaml.tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

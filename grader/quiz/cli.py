@@ -1,0 +1,472 @@
+"""``grade quiz``: list the quizzes, take one in the terminal, review it, check the files.
+
+    grade quiz                  the quizzes, with progress
+    grade quiz NAME             ask the questions not answered yet, saving each answer
+    grade quiz NAME --retry     ...and the ones answered wrongly
+    grade quiz NAME --review    every answered question with its verdict and explanation
+    grade quiz --check          validate every quiz file (and the reference answers)
+    grade quiz --seal           write the answer keys from solutions/quizzes (quiz authors)
+
+Exit codes: 0 the quiz is fully right (or the listing/check is fine), 1 not yet,
+2 usage or set-up error (a broken quiz or answers file).
+"""
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import shutil
+import sys
+import textwrap
+
+import click
+
+from ..results import PASSED, STATUS_LABELS, Report
+from ..yamlfile import YamlError
+from . import (QuizSetupError, get_answers, get_quiz, grade_quiz, quiz_names, resolve_student)
+from .answers import _dump, answers_path, write_answers
+from .model import (INDEX_FILE, MATRIX, MULTIPLE, NUMERIC, SINGLE, TEXT, TRUE_FALSE, TYPE_LABELS,
+                    VECTOR, Question, Quiz, quiz_dir, read_quiz)
+
+DEFAULT_SOURCE = "exercises"
+REFERENCE_SOURCE = "solutions"
+
+
+@click.command("quiz")
+@click.argument("name", required=False)
+@click.option("--source", metavar="DIR",
+              help="Folder whose quizzes/ holds the answers (default: ./exercises; "
+                   "with --check and --seal: ./solutions, the reference answers).")
+@click.option("--student", metavar="ID",
+              help="Whose numbers the parameterised questions use (default: the id saved in the "
+                   "answers file, else git config user.email).")
+@click.option("--retry", is_flag=True, help="Also ask again the questions answered wrongly.")
+@click.option("--review", is_flag=True, help="Show each answered question with its verdict and explanation.")
+@click.option("--check", is_flag=True, help="Validate the quiz files and the reference answers (exit 2 on a problem).")
+@click.option("--seal", is_flag=True, help="Quiz authors: write each quiz's answer key from the reference answers.")
+def quiz(name, source, student, retry, review, check, seal):
+    """Take the quizzes: `grade quiz` lists them, `grade quiz NAME` asks the questions.
+
+    \b
+    Choices are answered by number (1 3 for several), numbers as 2.5, -3, 1/4 or 37%,
+    vectors as 1, 2, 3 and matrices as 1 2; 3 4. While answering, type ? for a hint,
+    s to skip a question and q to stop: every answer is saved as you give it, in
+    exercises/quizzes/NAME.yaml (which you may also edit by hand).
+    """
+    if sum([retry, review, check, seal]) > 1:
+        raise click.UsageError("use only one of --retry, --review, --check and --seal.")
+    if check:
+        sys.exit(check_quizzes(name, source))
+    if seal:
+        sys.exit(seal_quizzes(name, source))
+    names = quiz_names()
+    if name is not None and name not in names:
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise click.UsageError(f"there is no quiz '{name}'.{hint} The quizzes: {', '.join(names)}.")
+    source_dir = _source(source)
+    if name is None:
+        if retry or review:
+            raise click.UsageError("--retry and --review need a quiz name: grade quiz NAME --retry.")
+        sys.exit(list_quizzes(names, source_dir, student))
+    the_quiz = get_quiz(name)
+    if review:
+        sys.exit(review_quiz(the_quiz, source_dir, student))
+    sys.exit(take_quiz(the_quiz, source_dir, student, retry))
+
+
+def _source(source: str | None) -> str:
+    from ..cli import resolve_source  # imported here: grader.cli imports this module
+
+    return resolve_source(source)
+
+
+def _width() -> int:
+    return max(40, min(shutil.get_terminal_size((88, 24)).columns, 96) - 2)
+
+
+def render(text: str, indent: int = 2) -> str:
+    """Wrap paragraphs to the terminal; lines that start with spaces (code, tables) stay as
+    they are."""
+    pad = " " * indent
+    out, para = [], []
+
+    def flush():
+        if para:
+            out.append(textwrap.fill(" ".join(para), width=_width(), initial_indent=pad,
+                                     subsequent_indent=pad, break_long_words=False,
+                                     break_on_hyphens=False))
+            para.clear()
+
+    for line in text.rstrip().splitlines():
+        if not line.strip():
+            flush()
+            out.append("")
+        elif line[:1].isspace():
+            flush()
+            out.append(pad + line.rstrip())
+        else:
+            para.append(line.strip())
+    flush()
+    return "\n".join(out)
+
+
+def _choices(q: Question) -> str:
+    lines = []
+    for i, c in enumerate(q.choices, 1):
+        lines.append(textwrap.fill(c, width=_width(), initial_indent=f"    {i}) ",
+                                   subsequent_indent="       ", break_long_words=False))
+    return "\n".join(lines)
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+# --- listing ----------------------------------------------------------------------------
+
+def list_quizzes(names: list[str], source_dir: str, student: str | None) -> int:
+    rows = []
+    for n in names:
+        quiz = get_quiz(n)
+        answers = get_answers(quiz, source_dir)
+        result = grade_quiz(quiz, answers, resolve_student(student, answers))
+        answered = sum(1 for c in result.checks if not c.not_started)
+        rows.append((n, quiz, result, answered))
+    width = max(len("quiz"), *(len(n) for n in names)) + 2
+    click.echo(click.style(f"{'#':>2}  {'quiz':<{width}}{'answered':>9}{'points':>10}   {'status':<13} title",
+                           bold=True))
+    for i, (n, quiz, result, answered) in enumerate(rows, 1):
+        text, colour = _progress_label(result, answered, len(quiz.questions))
+        label = click.style(f"{text:<13}", fg=colour)
+        click.echo(f"{i:>2}  {n:<{width}}{f'{answered}/{len(quiz.questions)}':>9}"
+                   f"{f'{_fmt(result.score)}/{_fmt(result.max_score)}':>10}   {label} {quiz.title}")
+    total = sum(r[2].score for r in rows), sum(r[2].max_score for r in rows)
+    click.echo(click.style(f"{'':>2}  {'total':<{width}}{'':>9}{f'{_fmt(total[0])}/{_fmt(total[1])}':>10}",
+                           bold=True))
+    _warn_strays(names, source_dir)
+    todo = next((r for r in rows if r[3] < len(r[1].questions)), None)
+    wrong = next((r for r in rows if r[2].status != PASSED), None)
+    click.echo("")
+    if todo:
+        click.echo(click.style("next up: ", bold=True) + f"grade quiz {todo[0]}")
+    elif wrong:
+        click.echo(click.style("next up: ", bold=True) + f"grade quiz {wrong[0]} --retry "
+                   f"(every question is answered; some answers are not right yet)")
+    else:
+        click.echo(click.style("Every quiz is answered and right. Well done!", fg="green", bold=True))
+    return 0
+
+
+def _progress_label(result, answered: int, total: int) -> tuple[str, str]:
+    if answered == 0:
+        return STATUS_LABELS["not_started"], "yellow"
+    if answered < total:
+        return "in progress", "cyan"
+    if result.status == PASSED:
+        return STATUS_LABELS[PASSED], "green"
+    wrong = sum(1 for c in result.checks if not c.passed)
+    return f"{wrong} not right", "red"
+
+
+def _warn_strays(names: list[str], source_dir: str) -> None:
+    folder = os.path.join(source_dir, "quizzes")
+    try:
+        files = sorted(os.listdir(folder))
+    except OSError:
+        return
+    for f in files:
+        stem, ext = os.path.splitext(f)
+        if ext in (".yaml", ".yml") and stem not in names and not f.startswith("."):
+            close = difflib.get_close_matches(stem, names, n=1)
+            hint = f" (did you mean {close[0]}.yaml?)" if close else ""
+            click.echo(click.style("note: ", fg="yellow", bold=True) +
+                       f"{os.path.join(folder, f)} is not read: there is no quiz '{stem}'{hint}", err=True)
+
+
+# --- taking a quiz ----------------------------------------------------------------------
+
+class _Stop(Exception):
+    pass
+
+
+def take_quiz(quiz: Quiz, source_dir: str, student_opt: str | None, retry: bool) -> int:
+    path = answers_path(source_dir, quiz.name)
+    af = get_answers(quiz, source_dir)  # exits 2 on a broken file, which stays untouched
+    student = resolve_student(student_opt, af)
+    parameterised = any(q.parameterised for q in quiz.questions)
+    if parameterised and af.student and student != af.student:
+        click.echo(click.style("note: ", fg="yellow", bold=True) +
+                   f"{path} was started as '{af.student}'; the numbers are now drawn for '{student}', "
+                   f"so numbered answers given before may no longer fit.", err=True)
+    answers = {qid: a.value for qid, a in af.answers.items()}
+    keep_student = student if parameterised else af.student
+
+    def save():
+        try:
+            write_answers(path, quiz, keep_student, answers, af.also_accept)
+        except OSError as e:
+            raise QuizSetupError(f"{path}: your answer could not be saved ({e.strerror or e}); the "
+                                 f"answers saved before are unchanged.") from None
+
+    todo = [q for q in quiz.questions
+            if q.id not in answers or (retry and not q.mark(answers[q.id], student).passed)]
+    click.echo(click.style(quiz.title, bold=True) +
+               f"  ({quiz.name}: {len(quiz.questions)} questions, {_fmt(quiz.max_score)} points)")
+    if quiz.intro and len(todo) == len(quiz.questions):
+        click.echo(render(quiz.intro))
+    if not todo:
+        result = grade_quiz(quiz, get_answers(quiz, source_dir), student)
+        click.echo(f"Every question is answered: {_fmt(result.score)}/{_fmt(result.max_score)} points.")
+        if result.status != PASSED:
+            click.echo(f"To answer the wrong ones again: grade quiz {quiz.name} --retry")
+        click.echo(f"To read the explanations again: grade quiz {quiz.name} --review")
+        return 0 if result.status == PASSED else 1
+    if not os.path.exists(path):
+        save()  # a file listing every question, so it can also be filled in by hand
+    intro = (f"{len(todo)} to answer. Type ? for a hint, s to skip a question, q to stop; "
+             f"each answer is saved in {path} as you give it.")
+    if parameterised:
+        intro += f" Questions marked * use numbers drawn for {student}."
+    click.echo(render(intro, 0))
+    position = {q.id: i for i, q in enumerate(quiz.questions, 1)}
+    try:
+        for q in todo:
+            _ask(quiz, q, position[q.id], student, answers, save)
+    except (_Stop, click.Abort, EOFError, KeyboardInterrupt):
+        click.echo("")
+        click.echo(f"Stopped. The answers you gave are saved in {path}; "
+                   f"grade quiz {quiz.name} carries on where you left off.")
+    result = grade_quiz(quiz, get_answers(quiz, source_dir), student)
+    _save_progress(source_dir, result)
+    answered = sum(1 for c in result.checks if not c.not_started)
+    click.echo("")
+    click.echo(click.style(f"{quiz.name}: {_fmt(result.score)}/{_fmt(result.max_score)} points", bold=True) +
+               f", {answered} of {len(quiz.questions)} questions answered.")
+    wrong = [c for c in result.checks if not c.passed and not c.not_started]
+    if answered < len(quiz.questions):
+        click.echo(f"To carry on: grade quiz {quiz.name}")
+    if wrong:
+        click.echo(f"To answer the {len(wrong)} not-quite-right one{'s' * (len(wrong) != 1)} again: "
+                   f"grade quiz {quiz.name} --retry")
+    return 0 if result.status == PASSED else 1
+
+
+def _header(quiz: Quiz, q: Question, number: int, student: str) -> None:
+    star = "*" if q.parameterised else ""
+    points = f"{_fmt(q.points)} point{'s' * (q.points != 1)}"
+    title = f" {star}Question {number} of {len(quiz.questions)} · {points} · {TYPE_LABELS[q.type]} "
+    click.echo("")
+    click.echo(click.style("──" + title + "─" * max(4, _width() - len(title) - 2), bold=True))
+    click.echo(render(q.fill(q.prompt, student)))
+    if q.choices:
+        click.echo(_choices(q))
+
+
+def _ask(quiz: Quiz, q: Question, number: int, student: str, answers: dict, save) -> None:
+    _header(quiz, q, number, student)
+    hints = [q.fill(h, student) for h in q.hints]
+    shown_hints = 0
+    while True:
+        raw = click.prompt(f"  answer ({q.form_hint()})", default="", show_default=False,
+                           prompt_suffix=": ")
+        text = raw.strip()
+        command = text.lower()
+        if command in ("q", "quit"):
+            raise _Stop()
+        if command in ("s", "skip"):
+            click.echo("  Skipped: it stays unanswered for now.")
+            return
+        if command in ("?", "h", "hint"):
+            if shown_hints < len(hints):
+                click.echo(render(f"Hint: {hints[shown_hints]}", 4))
+                shown_hints += 1
+            else:
+                click.echo("    No more hints for this one: the question has all you need.")
+            continue
+        if not text:
+            click.echo(f"    Type {q.form_hint()}, or s to skip.")
+            continue
+        try:
+            stored = stored_value(q, text)
+        except ValueError as e:
+            click.echo(click.style("    Could not read that: ", fg="yellow") + f"{e}. Try again.")
+            continue
+        answers[q.id] = stored
+        save()
+        verdict = q.mark(stored, student)
+        if verdict.passed:
+            click.echo(click.style(f"  ✓ Right! +{_fmt(q.points)}", fg="green", bold=True))
+        elif verdict.fraction > 0:
+            click.echo(click.style(f"  ◐ Partly right: {_fmt(round(verdict.fraction * q.points, 6))} of "
+                                   f"{_fmt(q.points)} points.", fg="yellow", bold=True))
+        else:
+            click.echo(click.style("  ✗ Not right.", fg="red", bold=True))
+        click.echo(render(q.fill(q.explanation, student), 4))
+        return
+
+
+_PLAIN_INT = re.compile(r"^[+-]?\d+$")
+_PLAIN_FLOAT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def stored_value(q: Question, text: str):
+    """What is saved for a typed answer: the answer as given, in the file's form.
+
+    Raises ValueError (with a sentence) for text that is not an answer of this type.
+    """
+    value = q.interpret(text)  # raises ValueError
+    if q.type == SINGLE:
+        return value
+    if q.type == MULTIPLE:
+        if not value:
+            raise ValueError("pick at least one choice")
+        return value
+    if q.type == TRUE_FALSE:
+        return value
+    if q.type == NUMERIC:
+        return _number_as_given(text, value)
+    if q.type in (VECTOR, MATRIX):
+        rows = [[_tidy(x) for x in r] for r in (value if q.type == MATRIX else [value])]
+        return rows if q.type == MATRIX else rows[0]
+    assert q.type == TEXT
+    return " ".join(text.split())
+
+
+def _number_as_given(text: str, value: float):
+    s = text.strip()
+    if _PLAIN_INT.match(s):
+        return int(s)
+    if _PLAIN_FLOAT.match(s):
+        return float(s)
+    return s  # 1/6, 37.5%, 676,888: kept as typed; read again when graded
+
+
+def _tidy(x: float):
+    return int(x) if float(x).is_integer() and abs(x) < 2**53 else x
+
+
+def _save_progress(source_dir: str, result) -> None:
+    from .. import progress
+
+    progress.save(source_dir, Report(exercises=[result]))
+
+
+# --- review -----------------------------------------------------------------------------
+
+def review_quiz(quiz: Quiz, source_dir: str, student_opt: str | None) -> int:
+    af = get_answers(quiz, source_dir)
+    student = resolve_student(student_opt, af)
+    result = grade_quiz(quiz, af, student)
+    click.echo(click.style(quiz.title, bold=True) + f"  ({quiz.name})")
+    for i, (q, check) in enumerate(zip(quiz.questions, result.checks), 1):
+        _header(quiz, q, i, student)
+        given = af.answers.get(q.id)
+        if given is None:
+            click.echo(click.style("  · not answered yet", fg="yellow"))
+            continue
+        mark = ("✓", "green") if check.passed else (("◐", "yellow") if check.score > 0 else ("✗", "red"))
+        click.echo(click.style(f"  {mark[0]} your answer: {_dump(given.value)} "
+                               f"({_fmt(check.score)}/{_fmt(check.max_score)})", fg=mark[1]))
+        click.echo(render(q.fill(q.explanation, student), 4))
+    click.echo("")
+    click.echo(click.style(f"{quiz.name}: {_fmt(result.score)}/{_fmt(result.max_score)} points", bold=True))
+    return 0 if result.status == PASSED else 1
+
+
+# --- checking and sealing (for teachers and quiz authors) -------------------------------
+
+def check_quizzes(name: str | None, source: str | None) -> int:
+    """Validate quiz files and the reference answers; print every problem; 0 or 2."""
+    from ..course import load_course
+
+    problems: list[str] = []
+    directory = quiz_dir()
+    try:
+        names = quiz_names()
+    except QuizSetupError as e:
+        click.echo(click.style("error: ", fg="red", bold=True) + e.format_message(), err=True)
+        return 2
+    if name is not None and name not in names:
+        raise click.UsageError(f"there is no quiz '{name}' (the quizzes: {', '.join(names)}).")
+    try:
+        exercises = set(load_course().names())
+    except YamlError:
+        exercises = set()
+    for n in names:
+        if n in exercises:
+            problems.append(f"{os.path.join(directory, INDEX_FILE)}, field 'quizzes': the quiz '{n}' has the "
+                            f"name of an exercise; pick another name")
+    listed = set(names)
+    for f in sorted(os.listdir(directory)):
+        stem, ext = os.path.splitext(f)
+        if ext == ".yaml" and f != INDEX_FILE and stem not in listed:
+            problems.append(f"{os.path.join(directory, f)}: not listed in {INDEX_FILE}, so no one sees it")
+    ref_dir = source or (REFERENCE_SOURCE if os.path.isdir(os.path.join(REFERENCE_SOURCE, "quizzes")) else None)
+    quizzes, questions, generated = 0, 0, 0
+    for n in [name] if name else names:
+        path = os.path.join(directory, f"{n}.yaml")
+        if not os.path.exists(path):
+            problems.append(f"{path}: is missing (the quiz '{n}' is listed in {INDEX_FILE})")
+            continue
+        quiz, found = read_quiz(path, n)
+        problems += [str(e) for e in found]
+        if quiz is None or found:
+            continue
+        quizzes += 1
+        questions += len(quiz.questions)
+        generated += sum(q.parameterised for q in quiz.questions)
+        if ref_dir:
+            problems += _check_reference(quiz, ref_dir)
+    for p in problems:
+        click.echo(click.style("error: ", fg="red", bold=True) + p, err=True)
+    checked = f"{quizzes} quiz file{'s' * (quizzes != 1)}, {questions} questions ({generated} parameterised)"
+    if ref_dir:
+        checked += f", reference answers in {os.path.join(ref_dir, 'quizzes')}"
+    else:
+        checked += " (no solutions/quizzes here: reference answers not checked)"
+    if problems:
+        click.echo(f"{len(problems)} problem{'s' * (len(problems) != 1)} in {checked}.", err=True)
+        return 2
+    click.echo(f"All fine: {checked}.")
+    return 0
+
+
+def _check_reference(quiz: Quiz, ref_dir: str) -> list[str]:
+    path = answers_path(ref_dir, quiz.name)
+    if not os.path.exists(path):
+        return [f"{path}: is missing (the reference answers of '{quiz.name}')"]
+    try:
+        af = get_answers(quiz, ref_dir)
+    except QuizSetupError as e:
+        return [e.format_message()]
+    student = resolve_student(None, af)
+    result = grade_quiz(quiz, af, student)
+    out = []
+    for q, check in zip(quiz.questions, result.checks):
+        given = af.answers.get(q.id)
+        if given is None:
+            out.append(f"{path}, field '{q.id}': no reference answer for this question")
+        elif not check.passed:
+            why = (f"it does not match the answer key in {quiz.path} (run grade quiz --seal)"
+                   if not q.parameterised else f"it is not what generator '{q.generator}' computes for "
+                                               f"student '{student}'")
+            out.append(f"{path}, line {given.line}, field '{q.id}': the reference answer scores "
+                       f"{_fmt(check.score)}/{_fmt(check.max_score)}: {why}")
+    return out
+
+
+def seal_quizzes(name: str | None, source: str | None) -> int:
+    from .seal import seal
+
+    ref_dir = source or REFERENCE_SOURCE
+    names = [name] if name else quiz_names()
+    for n in names:
+        try:
+            count = seal(n, ref_dir)
+        except YamlError as e:
+            raise QuizSetupError(str(e)) from None
+        except OSError as e:
+            raise QuizSetupError(f"{e.filename}: cannot be read or written ({e.strerror})") from None
+        click.echo(f"sealed {n}: {count} answer key{'s' * (count != 1)} written")
+    return 0

@@ -1,0 +1,123 @@
+"""Gradescope's ``results.json``: the report an autograder leaves in /autograder/results/.
+
+Format (Gradescope's "Autograder Specifications", see docs/classroom.md)::
+
+    {"score": 44.0, "execution_time": 13.2, "output": "...", "output_format": "text",
+     "tests": [{"name", "number", "score", "max_score", "status": "passed" | "failed",
+                "output", "tags", "visibility"}],
+     "leaderboard": [{"name", "value", "order"}]}        (only when the course file asks)
+
+One test per check, in course order, numbered ``exercise.check``; ``visibility`` comes from
+the check's ``visibility`` in the course file (visible, hidden, after_due_date,
+after_published). With ``leaderboard: true`` at the top of the course file, the total score
+and the timing checks' speed ratios (learner time / reference time, lower is better) become
+leaderboard columns.
+"""
+from __future__ import annotations
+
+import json
+
+from ..results import ERROR, NOT_STARTED, PASSED, STATUS_LABELS, Report, _num
+
+
+def _course(options):
+    course = options.get("course")
+    if course is None:
+        try:
+            from ..course import load_course
+
+            course = load_course()
+        except Exception:  # a report is still worth writing without the course's extras
+            return None
+    return course
+
+
+def check_specs(course) -> dict:
+    """``{(exercise, function, title): CheckSpec}`` for looking up a reported check."""
+    if course is None:
+        return {}
+    return {(e.name, s.function, s.title): s for e in course.exercises for s in e.checks()}
+
+
+def visibility_of(check, exercise: str, specs: dict) -> str:
+    if check.extra.get("visibility"):
+        return str(check.extra["visibility"])
+    spec = specs.get((exercise, check.function, check.name))
+    return spec.visibility if spec is not None else "visible"
+
+
+def timing_ratio(check):
+    """A timing check's learner-time / reference-time ratio, when the check measured one.
+
+    Timing checks keep their measurements in ``extra["timing"]`` (one row per device, see
+    grader/timing/); the slowest device's ratio counts. ``extra["ratio"]`` wins if set.
+    """
+    values = [check.extra.get("ratio")]
+    rows = check.extra.get("timing")
+    if isinstance(rows, list):
+        values += [row.get("ratio") for row in rows if isinstance(row, dict)]
+    ratios = []
+    for value in values:
+        try:
+            if value is not None and float(value) == float(value):
+                ratios.append(float(value))
+        except (TypeError, ValueError):
+            continue
+    if check.extra.get("ratio") is not None and ratios:
+        return ratios[0]
+    return max(ratios) if ratios else None
+
+
+def summary(report: Report) -> str:
+    width = max([len("exercise")] + [len(e.name) for e in report.exercises]) + 2
+    lines = [f"{'exercise':<{width}}{'points':>10}   status"]
+    for e in report.exercises:
+        lines.append(f"{e.name:<{width}}{f'{_num(e.score)}/{_num(e.max_score)}':>10}   "
+                     f"{STATUS_LABELS[e.status]}")
+    lines.append(f"{'total':<{width}}{f'{_num(report.score)}/{_num(report.max_score)}':>10}")
+    for e in report.exercises:
+        if e.status == ERROR:
+            lines += ["", f"{e.name}: {e.message or e.checks[0].message}"]
+        elif e.status == NOT_STARTED:
+            lines += ["", f"{e.name}: not started yet."]
+    return "\n".join(lines)
+
+
+def to_dict(report: Report, **options) -> dict:
+    course = _course(options)
+    specs = check_specs(course)
+    tests = []
+    for i, e in enumerate(report.exercises, 1):
+        for j, c in enumerate(e.checks, 1):
+            output = c.message or (e.message if not c.passed else "")
+            tests.append({
+                "name": f"{e.name}: {c.function} — {c.name}",
+                "number": f"{i}.{j}",
+                "score": _num(c.score),
+                "max_score": _num(c.max_score),
+                "status": PASSED if c.passed else "failed",
+                "output": output,
+                "tags": [e.name, c.function, c.kind],
+                "visibility": visibility_of(c, e.name, specs),
+            })
+    data = {
+        "score": _num(report.score),
+        "execution_time": round(float(options.get("elapsed") or 0.0), 2),
+        "output": summary(report),
+        "output_format": "text",
+        "tests": tests,
+    }
+    if course is not None and getattr(course, "leaderboard", False):
+        board = [{"name": "Score", "value": _num(report.score), "order": "desc"}]
+        for e in report.exercises:
+            for c in e.checks:
+                ratio = timing_ratio(c) if c.kind == "timing" else None
+                if ratio is not None:
+                    board.append({"name": f"{e.name}.{c.function} time ratio", "value": round(ratio, 4),
+                                  "order": "asc"})
+        data["leaderboard"] = board
+    return data
+
+
+def render(report: Report, **options) -> str:
+    return json.dumps(to_dict(report, **options), indent=2, ensure_ascii=False)

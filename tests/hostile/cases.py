@@ -1,0 +1,129 @@
+"""The hostile submissions of ``tests/hostile/`` and the verdict each must get.
+
+Each ``tests/hostile/<id>.py`` is learner code appended to the reference solution of its
+exercise: a later ``def`` replaces the solution's function, and top-level code runs when
+the module is imported. Placeholders in the file are filled in by the test before grading:
+``__REPO__`` (this repository), ``__CANARY__`` (a file standing for the report) and
+``__MARKER__`` (a unique number, so leftover processes can be found by command line).
+
+Verdicts:
+
+- ``fail``: the listed checks of ``function`` fail, each message containing ``message``;
+- ``error``: the module cannot be graded at all (every check fails, status ``error``);
+- ``flagged``: every check of the exercise fails as using the reference solution (or as
+  looking at the grader's process);
+- ``unchanged``: exactly the verdict of the reference solution (the attack had no effect);
+- ``slow``: the correctness checks of ``function`` pass and its timing check fails.
+
+Whatever the verdict, the test also grades another exercise in the same run and requires
+full marks there, a bounded run time, and no process left behind afterwards.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Hostile:
+    id: str
+    category: str
+    exercise: str
+    function: str
+    checks: tuple[str, ...]
+    verdict: str  # fail | error | flagged | unchanged | slow
+    message: str | tuple[str, ...] = ""  # substring(s) of the failure message (any of them)
+    limits: dict = field(default_factory=dict)  # changes to the exercise's limits for the test
+    cli: bool = False  # graded through the real `grade` command in a subprocess
+    timing: bool = False  # with the timed runs (only through the command)
+    also: tuple[str, ...] = ()  # other functions of the exercise graded too (their first check)
+
+    @property
+    def messages(self) -> tuple[str, ...]:
+        return (self.message,) if isinstance(self.message, str) else self.message
+
+
+SHORT = {"call_timeout": 3.0}
+HANG = {"call_timeout": 1.5}
+DOT = ("agrees_with_numpy",)
+
+CASES = [
+    # ----------------------------------------------------------------- ending the process
+    Hostile("exit_at_import", "ending", "vectors", "dot", DOT, "error", "SystemExit", SHORT),
+    Hostile("os_exit_at_import", "ending", "vectors", "dot", DOT, "error", "exit code 0", SHORT),
+    Hostile("os_exit_in_function", "ending", "vectors", "dot", DOT, "fail", "ended the Python process", SHORT),
+    Hostile("sys_exit_in_function", "ending", "vectors", "dot", DOT, "fail", "raised SystemExit", SHORT),
+    Hostile("keyboard_interrupt", "ending", "vectors", "dot", DOT, "fail", "raised KeyboardInterrupt", SHORT),
+    Hostile("kill_grader", "ending", "vectors", "dot", DOT, "fail", "may not send signals", SHORT, cli=True),
+    Hostile("stop_itself", "ending", "vectors", "dot", DOT, "fail", "took longer than 1.5 s", HANG),
+    Hostile("ignore_signals", "ending", "vectors", "dot", DOT, "fail", "took longer than 1.5 s", HANG),
+    # ----------------------------------------------------------------- patching
+    Hostile("patch_comparisons", "patching", "vectors", "dot", DOT, "fail", "returned 42.0", SHORT),
+    Hostile("patch_test_tools", "patching", "vectors", "dot", DOT, "fail", "returned -1.0", SHORT),
+    Hostile("patch_builtins", "patching", "vectors", "dot", DOT + ("linear",), "fail", "dot(", SHORT),
+    # ----------------------------------------------------------------- fake values
+    Hostile("always_equal", "fake values", "vectors", "dot", DOT + ("returns_float",), "fail", "AlwaysEqual", SHORT),
+    Hostile("float_subclass", "fake values", "vectors", "dot", DOT + ("returns_float",), "fail", "Sneaky", SHORT),
+    Hostile("nan_result", "fake values", "vectors", "dot", DOT, "fail", "nan", SHORT),
+    Hostile("inf_result", "fake values", "vectors", "dot", DOT, "fail", "inf", SHORT),
+    Hostile("string_result", "fake values", "vectors", "dot", DOT + ("returns_float",), "fail", "str", SHORT),
+    Hostile("none_result", "fake values", "vectors", "dot", DOT + ("returns_float",), "fail", "None", SHORT),
+    Hostile("bool_result", "fake values", "vectors", "dot", DOT + ("returns_float",), "fail", "True", SHORT),
+    Hostile("wrong_shape", "fake values", "vectors", "cross", ("returns_array",), "fail", "(1, 3)", SHORT),
+    Hostile("generator_result", "fake values", "vectors", "matmul", ("agrees_with_numpy", "returns_array"),
+            "fail", "generator", SHORT),
+    Hostile("cached_result", "fake values", "vectors", "dot", DOT, "fail", "expected", SHORT),
+    Hostile("ndarray_subclass", "fake values", "vectors", "cross", ("agrees_with_numpy", "returns_array"),
+            "fail", "Agreeable", SHORT),
+    Hostile("lying_dtype", "fake values", "vectors", "cross", ("agrees_with_numpy", "returns_array"),
+            "fail", "object", SHORT),
+    # ----------------------------------------------------------------- resources
+    Hostile("infinite_loop", "resources", "vectors", "dot", DOT, "fail", "took longer than 1.5 s", HANG),
+    Hostile("sleeps", "resources", "vectors", "dot", DOT, "fail", "took longer than 1.5 s", HANG),
+    Hostile("memory_bomb", "resources", "vectors", "dot", DOT, "fail", "at most 1024 MB",
+            {"call_timeout": 10.0, "memory_mb": 1024}),
+    Hostile("huge_output", "resources", "vectors", "dot", DOT, "fail", "printed more than 64 KB",
+            {"call_timeout": 10.0, "output_kb": 64}),
+    Hostile("fill_disk", "resources", "vectors", "dot", DOT, "fail", "at most 1 MB",
+            {"call_timeout": 10.0, "file_size_mb": 1}),
+    Hostile("thread_bomb", "resources", "vectors", "dot", DOT, "fail", "processes and threads",
+            {"call_timeout": 20.0, "memory_mb": 1024, "processes": 32}),
+    Hostile("fork_bomb", "resources", "vectors", "dot", DOT, "fail", ("expected", "processes and threads"),
+            {"call_timeout": 10.0, "processes": 32}),
+    Hostile("daemon_process", "resources", "vectors", "dot", DOT, "fail", "expected", SHORT, cli=True),
+    Hostile("lingering_thread", "resources", "vectors", "dot", DOT, "fail",
+            ("could not read", "stopped answering"), SHORT),
+    # ----------------------------------------------------------------- output
+    Hostile("fake_report_output", "output", "vectors", "dot", (), "unchanged", "", SHORT, cli=True),
+    Hostile("write_report", "output", "vectors", "dot", DOT, "fail", "only write files in their own working folder",
+            SHORT),
+    Hostile("write_grader_stdout", "output", "vectors", "dot", DOT, "flagged", "grader's own process", SHORT,
+            cli=True),
+    # ----------------------------------------------------------------- peeking
+    Hostile("import_solution", "peeking", "vectors", "dot", (), "flagged", "reference solution", SHORT),
+    Hostile("read_solution_file", "peeking", "vectors", "dot", (), "flagged", "reference solution", SHORT),
+    Hostile("load_solution_by_spec", "peeking", "vectors", "dot", (), "flagged", "reference solution", SHORT),
+    # Caught in dot's process while cross is graded in another: cross scores 0 as well.
+    Hostile("read_quiz_keys", "peeking", "vectors", "dot", DOT, "flagged", "reference solution", SHORT,
+            also=("cross",)),
+    Hostile("read_grader_memory", "peeking", "vectors", "dot", DOT, "flagged", "grader's own process", SHORT,
+            also=("cross",)),
+    Hostile("use_network", "peeking", "vectors", "dot", DOT, "fail", "may not use the network", SHORT),
+    Hostile("inspect_frames", "peeking", "vectors", "dot", DOT, "fail", "expected", SHORT),
+    Hostile("steal_environment", "peeking", "vectors", "dot", DOT, "flagged", "grader's own process", SHORT,
+            cli=True),
+    Hostile("junk_on_protocol", "peeking", "vectors", "dot", DOT, "fail", "could not read", SHORT),
+    Hostile("forged_reply", "peeking", "vectors", "dot", DOT, "fail", "after answering the previous call", SHORT),
+    # ----------------------------------------------------------------- clocks in timed runs
+    Hostile("patch_clocks", "clocks", "vectors", "dot", DOT, "slow", "fast enough", SHORT, cli=True, timing=True),
+    # ----------------------------------------------------------------- autograd in backprop
+    Hostile("autograd_private_switch", "autograd", "backprop", "linear_backward", ("computes_gradients_by_hand",),
+            "fail", "used autograd"),
+    Hostile("autograd_enable_grad", "autograd", "backprop", "linear_backward", ("computes_gradients_by_hand",),
+            "fail", "used autograd"),
+    Hostile("autograd_func_grad", "autograd", "backprop", "linear_backward", ("computes_gradients_by_hand",),
+            "fail", "used autograd"),
+    Hostile("autograd_hidden", "autograd", "backprop", "linear_backward", ("computes_gradients_by_hand",),
+            "fail", "used autograd"),
+    Hostile("autograd_forged_reply", "autograd", "backprop", "linear_backward", ("computes_gradients_by_hand",),
+            "fail", "used autograd"),
+]

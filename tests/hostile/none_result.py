@@ -1,0 +1,5 @@
+"""dot returns None."""
+
+
+def dot(a, b):
+    return None
