@@ -15,13 +15,16 @@ Measures, each as a fresh ``grade`` process (wall time from start to exit):
   Commands run without ``PYTHONDONTWRITEBYTECODE`` (as in a learner's shell), so warm runs
   use the compiled files;
 - every exercise on its own (``--no-timing``);
+- every command runs ``--runs`` times round-robin (run 1 of each, then run 2 of each, ...),
+  after one untimed warm-up run of each, so that a burst of load on a shared machine hits
+  every figure alike;
 - how grading time grows with hypothesis examples (``grade --examples N``), for one NumPy
   and one PyTorch exercise.
 
 Usage::
 
-    python benchmarks/run.py                    # everything, 5 runs per figure (3 for the heavy ones)
-    python benchmarks/run.py --quick            # 2 runs per figure, fewer example counts
+    python benchmarks/run.py                    # everything, 3 runs of every command, round-robin
+    python benchmarks/run.py --quick            # 1 run of each, fewer example counts
     python benchmarks/run.py --out benchmarks/results.json --markdown
 
 The JSON (``benchmarks/results.json``) holds every run's seconds, the medians, the exit
@@ -72,23 +75,39 @@ def run_once(argv: list[str]) -> tuple[float, int]:
     return time.perf_counter() - started, proc.returncode
 
 
-def measure(name: str, argv: list[str], runs: int, *, cold: bool = False, warmup: bool = True) -> dict:
-    seconds, codes = [], []
-    if warmup and not cold:
-        run_once(argv)
-    for _ in range(runs):
-        if cold:
+class Job:
+    def __init__(self, name: str, argv: list[str], *, cold: bool = False):
+        self.name, self.argv, self.cold = name, argv, cold
+        self.seconds: list[float] = []
+        self.codes: list[int] = []
+
+    def run(self) -> None:
+        if self.cold:
             clear_pycache()
-        s, code = run_once(argv)
-        seconds.append(s)
-        codes.append(code)
-    entry = {"name": name, "command": " ".join(Path(a).name if i == 0 else a for i, a in enumerate(argv)),
-             "mode": "cold" if cold else "warm", "runs": [round(s, 4) for s in seconds],
-             "median_s": round(statistics.median(seconds), 4), "min_s": round(min(seconds), 4),
-             "max_s": round(max(seconds), 4), "exit_codes": sorted(set(codes))}
-    print(f"{name:<36} {entry['mode']:<5} median {entry['median_s']:7.2f} s  "
-          f"(min {entry['min_s']:.2f}, max {entry['max_s']:.2f}, exit {entry['exit_codes']})", file=sys.stderr)
-    return entry
+        s, code = run_once(self.argv)
+        self.seconds.append(s)
+        self.codes.append(code)
+
+    def entry(self) -> dict:
+        s = self.seconds
+        return {"name": self.name,
+                "command": " ".join(Path(a).name if i == 0 else a for i, a in enumerate(self.argv)),
+                "mode": "cold" if self.cold else "warm", "runs": [round(x, 4) for x in s],
+                "median_s": round(statistics.median(s), 4), "min_s": round(min(s), 4),
+                "max_s": round(max(s), 4), "exit_codes": sorted(set(self.codes))}
+
+
+def measure_all(jobs: list[Job], runs: int) -> None:
+    """Round-robin: run 1 of every job, then run 2 of every job, ... so that a burst of load
+    on a shared machine hits every figure alike instead of all the runs of one."""
+    for job in jobs:  # one untimed warm-up of each (bytecode written, OS cache filled)
+        if not job.cold:
+            run_once(job.argv)
+    for r in range(runs):
+        for job in jobs:
+            job.run()
+            print(f"run {r + 1}/{runs} {job.name:<36} {'cold' if job.cold else 'warm':<5} "
+                  f"{job.seconds[-1]:7.2f} s (exit {job.codes[-1]})", file=sys.stderr)
 
 
 def machine() -> dict:
@@ -112,37 +131,36 @@ def machine() -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Benchmark grade as whole commands.")
-    parser.add_argument("--runs", type=int, default=5, help="runs per light figure (default 5)")
-    parser.add_argument("--heavy-runs", type=int, default=3, help="runs per whole-course figure (default 3)")
-    parser.add_argument("--quick", action="store_true", help="2 runs per figure, fewer example counts")
+    parser.add_argument("--runs", type=int, default=3, help="runs of every command (default 3)")
+    parser.add_argument("--quick", action="store_true", help="1 run of each command, fewer example counts")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results.json"))
     parser.add_argument("--markdown", action="store_true", help="print the README table on stdout")
     args = parser.parse_args(argv)
-    light, heavy = (2, 2) if args.quick else (args.runs, args.heavy_runs)
+    runs = 1 if args.quick else args.runs
     g = grade_cmd()
     sol = ["--source", "solutions", "--no-progress"]
     started = time.monotonic()
-    results = []
-    add = results.append
-
-    add(measure("baseline: python -c 'import numpy'", [sys.executable, "-c", "import numpy"], light))
-    add(measure("baseline: python -c 'import torch'", [sys.executable, "-c", "import torch"], light))
-    add(measure("one NumPy exercise (vectors)", g + ["vectors", *sol, "--no-timing"], light, cold=True))
-    add(measure("one NumPy exercise (vectors)", g + ["vectors", *sol, "--no-timing"], light))
-    add(measure("one torch exercise (backprop)", g + ["backprop", *sol, "--no-timing"], light, cold=True))
-    add(measure("one torch exercise (backprop)", g + ["backprop", *sol, "--no-timing"], light))
-    add(measure("whole course, no timing", g + [*EXERCISES, *sol, "--no-timing"], heavy, cold=True))
-    add(measure("whole course, no timing", g + [*EXERCISES, *sol, "--no-timing"], heavy))
-    add(measure("whole course, with timing", g + [*EXERCISES, *sol], heavy, cold=True))
-    add(measure("whole course, with timing", g + [*EXERCISES, *sol], heavy))
-    add(measure("timed runs only (grade bench)", g + ["bench", "--source", "solutions"], heavy))
-    for ex in EXERCISES:
-        add(measure(f"exercise {ex}", g + [ex, *sol, "--no-timing"], heavy))
-    examples = {"vectors": (5, 25, 100) if args.quick else (5, 10, 25, 50, 100),
-                "backprop": (5, 15, 50) if args.quick else (5, 15, 30, 60)}
+    numpy_import = Job("baseline: python -c 'import numpy'", [sys.executable, "-c", "import numpy"])
+    jobs = [
+        numpy_import,
+        Job("baseline: python -c 'import torch'", [sys.executable, "-c", "import torch"]),
+        Job("one NumPy exercise (vectors)", g + ["vectors", *sol, "--no-timing"], cold=True),
+        Job("one NumPy exercise (vectors)", g + ["vectors", *sol, "--no-timing"]),
+        Job("one torch exercise (backprop)", g + ["backprop", *sol, "--no-timing"], cold=True),
+        Job("one torch exercise (backprop)", g + ["backprop", *sol, "--no-timing"]),
+        Job("whole course, no timing", g + [*EXERCISES, *sol, "--no-timing"], cold=True),
+        Job("whole course, no timing", g + [*EXERCISES, *sol, "--no-timing"]),
+        Job("whole course, with timing", g + [*EXERCISES, *sol], cold=True),
+        Job("whole course, with timing", g + [*EXERCISES, *sol]),
+        Job("timed runs only (grade bench)", g + ["bench", "--source", "solutions"]),
+    ]
+    jobs += [Job(f"exercise {ex}", g + [ex, *sol, "--no-timing"]) for ex in EXERCISES if ex != "vectors"]
+    examples = {"vectors": (5, 10, 25, 50, 100) if not args.quick else (5, 25, 100),
+                "backprop": (5, 15, 30, 60) if not args.quick else (5, 15, 60)}
     for ex, counts in examples.items():
-        for n in counts:
-            add(measure(f"{ex} --examples {n}", g + [ex, *sol, "--no-timing", "--examples", str(n)], heavy))
+        jobs += [Job(f"{ex} --examples {n}", g + [ex, *sol, "--no-timing", "--examples", str(n)]) for n in counts]
+    measure_all(jobs, runs)
+    results = [job.entry() for job in jobs]
 
     base = next(r for r in results if r["name"].startswith("baseline: python -c 'import numpy'"))["median_s"]
     single = next(r for r in results if r["name"] == "one NumPy exercise (vectors)" and r["mode"] == "warm")
@@ -150,9 +168,10 @@ def main(argv=None) -> int:
         r["x_numpy_import"] = round(r["median_s"] / base, 2)
         r["x_one_numpy_exercise"] = round(r["median_s"] / single["median_s"], 2)
     doc = {"machine": machine(), "grade": " ".join(g), "wall_s": round(time.monotonic() - started, 1),
-           "runs": {"light": light, "heavy": heavy},
-           "notes": "median wall seconds of whole commands (subprocess, stdout/stderr discarded); cold = first run "
-                    "after deleting grader/**/__pycache__; warm = after one untimed warm-up run",
+           "runs": runs,
+           "notes": "median wall seconds of whole commands (subprocess, stdout/stderr discarded), run "
+                    "round-robin; cold = the run right after deleting grader/**/__pycache__; warm = with "
+                    "the grader's bytecode in place, after one untimed warm-up run of each command",
            "results": results}
     Path(args.out).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {args.out} ({doc['wall_s']:.0f} s)", file=sys.stderr)
@@ -165,7 +184,7 @@ def markdown(doc: dict) -> str:
     m = doc["machine"]
     lines = [f"Machine: {m['nproc']} × {m['cpu']}, Python {m['python']}, NumPy {m['numpy']}, torch {m['torch']}, "
              f"hypothesis {m['hypothesis']} (load average {m['loadavg_at_start'][0]:.1f} at the start). "
-             f"Medians of {doc['runs']['light']} runs (light) or {doc['runs']['heavy']} (whole course).", "",
+             f"Medians of {doc['runs']} runs of every command, taken round-robin.", "",
              "| what | command | mode | median | × `import numpy` | × one NumPy exercise |",
              "|---|---|---|---:|---:|---:|"]
     for r in doc["results"]:

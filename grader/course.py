@@ -112,7 +112,11 @@ def load_course(path: str = COURSE_FILE) -> Course:
     timing_defaults = _timing_defaults(defaults)
     exercises = []
     seen = set()
-    for node in _get(root, "exercises", Seq):
+    exercise_nodes = _get(root, "exercises", Seq)
+    for index, node in enumerate(exercise_nodes):
+        if not isinstance(node, Node):
+            raise exercise_nodes.error(index, "exercises", "each exercise must be a mapping with a name, "
+                                                           "functions and checks")
         ex = _exercise(node, default_examples, default_tol, default_limits, timing_defaults)
         if ex.name in seen:
             raise node.error("name", f"exercise {ex.name!r} is defined twice")
@@ -157,15 +161,19 @@ def _exercise(node, examples, tol, limits, timing_defaults=None) -> Exercise:
     except ModuleNotFoundError:
         raise node.error("name", f"there is no check module grader/checks/{name}.py") from None
     functions = []
-    for fnode in _get(node, "functions", Seq):
+    function_nodes = _get(node, "functions", Seq)
+    for findex, fnode in enumerate(function_nodes):
         if not isinstance(fnode, Node):
-            raise YamlError(node.path, node.line_of("functions"), "functions", "each function must be a mapping")
+            raise function_nodes.error(findex, "functions", "each function must be a mapping")
         _only(fnode, {"name", "params", "hints", "checks", "timing"})
         fname = _get(fnode, "name", str)
         params = [str(p) for p in _get(fnode, "params", Seq, Seq())]
         hints = [str(h) for h in _get(fnode, "hints", Seq, Seq())]
         checks, ids = [], set()
-        for cnode in _get(fnode, "checks", Seq):
+        check_nodes = _get(fnode, "checks", Seq)
+        for cindex, cnode in enumerate(check_nodes):
+            if not isinstance(cnode, Node):
+                raise check_nodes.error(cindex, "checks", "each check must be a mapping with an id and points")
             spec = _check(cnode, fname, examples, tol)
             if spec.id in ids:
                 raise cnode.error("id", f"check {spec.id!r} appears twice for {fname}")

@@ -155,12 +155,14 @@ def import_error_text(exercise: Exercise, path: str, error: dict) -> str:
     """One paragraph naming the file and line, for a module that cannot even be imported."""
     name = os.path.basename(path)
     if error.get("gone"):
-        return f"Importing {name} {error['message']}. Nothing in this exercise could be graded."
+        message = str(error["message"]).rstrip(".?! ")
+        return f"Importing {name} {message}. Nothing in this exercise could be graded."
     where = location_text(error) or name
     kind = error.get("type", "Error")
     message = error.get("message", "")
     if kind in ("SyntaxError", "IndentationError", "TabError"):
-        return (f"{name} has a {kind} ({where}): {message}. Python could not read the file, so none of "
+        article = "an" if kind[0] in "AEIOU" else "a"
+        return (f"{name} has {article} {kind} ({where}): {message}. Python could not read the file, so none of "
                 f"its functions could be graded; fix that line and run grade again.")
     if kind in ("ModuleNotFoundError", "ImportError"):
         return (f"{name} could not import what it needs ({where}): {kind}: {message}. Only NumPy"

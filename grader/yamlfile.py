@@ -32,8 +32,15 @@ class Node(dict):
 
 
 class Seq(list):
+    """A YAML list that remembers where it and each of its items stand."""
+
     path: str = ""
     line: int | None = None
+    item_lines: list
+
+    def error(self, index: int, field: str, problem: str) -> YamlError:
+        lines = getattr(self, "item_lines", [])
+        return YamlError(self.path, lines[index] if index < len(lines) else self.line, field, problem)
 
 
 def load(path: str, text: str | None = None):
@@ -49,7 +56,9 @@ def load(path: str, text: str | None = None):
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
+        # An unclosed quote or bracket is found only at the end of the file: point at where it opened.
+        at_end = "end of stream" in str(e.problem or "")
+        mark = (e.context_mark if at_end and e.context_mark else None) or e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else None
         raise YamlError(path, line, None, f"is not valid YAML ({e.problem or e.context})") from None
     except yaml.YAMLError as e:
@@ -76,6 +85,7 @@ def _convert(node, path):
     if isinstance(node, yaml.SequenceNode):
         out = Seq(_convert(v, path) for v in node.value)
         out.path, out.line = path, line
+        out.item_lines = [v.start_mark.line + 1 for v in node.value]
         return out
     return _scalar(node, path)
 

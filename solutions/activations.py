@@ -75,15 +75,17 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
         with no overflow warning.
 
     Pitfalls:
-        - Overflow for large |x| (see above): the result must be finite, with
-          no "overflow encountered in exp" warning.
+        - Overflow for large |x| (see above): the result must be finite and
+          right. The grader checks the values; a careful version also avoids
+          NumPy's "overflow encountered in exp" warning, because in real code
+          a flood of warnings hides the one that matters.
         - ``np.where(x >= 0, formula_1, formula_2)`` computes both formulas
           for every entry before choosing, so it still overflows. Compute
           e^(-|x|) once and build both formulas from it.
         - Don't modify x in place.
 
     Your task: return 1 / (1 + e^(-x)) elementwise, computed so that it
-    stays finite and warning-free for every x.
+    stays finite (and ideally warning-free) for every x.
     """
     x = np.asarray(x, dtype=float)
     e = np.exp(-np.abs(x))  # in (0, 1]: cannot overflow

@@ -78,15 +78,6 @@ def copy_modules(folder: Path, names=PART1, base: Path = SOLUTIONS) -> Path:
     return folder
 
 
-def copy_case(folder: Path, case: str) -> Path:
-    """Copy the planted modules of ``tests/submissions/<case>/`` into ``folder``."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    for path in (SUBMISSIONS / case).glob("*.py"):
-        shutil.copy(path, folder / path.name)
-    return folder
-
-
 def _without_function(text: str, fn: str) -> str:
     """Remove the top-level ``def fn`` (signature, docstring and body) from module text."""
     lines = text.splitlines(keepends=True)

@@ -163,7 +163,7 @@ def test_run_is_the_default_subcommand():
 @pytest.mark.parametrize("args, fragments", [
     (["vectorz"], ["unknown exercise 'vectorz'", "Did you mean 'vectors'?", "Valid names: vectors, derivatives, losses"]),
     (["losses", "derivative"], ["unknown exercise 'derivative'", "Did you mean 'derivatives'?"]),
-    (["--format", "xml"], ["'xml' is not one of 'table', 'json'"]),
+    (["--format", "xml"], ["'xml' is not one of"]),
     (["--source", "no/such/folder"], ["--source no/such/folder: no such folder"]),
     ([], ["there is no 'exercises' folder in", "--source DIR"]),
 ], ids=["typo", "singular", "bad-format", "missing-source", "no-exercises-folder"])
@@ -263,8 +263,8 @@ def test_subprocess_json_stays_whole_when_submissions_misbehave(in_tmp):
     assert [e["status"] for e in doc["exercises"]] == ["passed", "error", "error"]
     assert all("ended the Python process with exit code 0" in c["message"] for c in doc["exercises"][1]["checks"])
     assert "losses.py, line 4" in doc["exercises"][2]["checks"][0]["message"]
-    assert "Traceback" not in done.stderr
-    assert "is being imported" not in done.stdout + done.stderr and "leaving now" not in done.stdout
+    # The learner's prints are captured (a message may quote them, inside the JSON).
+    assert "Traceback" not in done.stderr and "is being imported" not in done.stderr
 
 
 def test_subprocess_solutions_exit_0():

@@ -160,10 +160,8 @@ def test_missing_and_empty_files(tmp_path):
     assert caught.value.path == str(empty)
 
 
-@pytest.mark.xfail(strict=True, reason="grader bug: a check or exercise that is not a mapping is "
-                   "reported as 'course' with no line (grader/course.py, _check and _exercise)")
 @pytest.mark.parametrize("old, new, at, field", [
-    ("- id: symmetric\n                points: 1\n                rtol: 1.0e-8\n", "- symmetric\n",
+    ("- id: symmetric\n            points: 1\n            rtol: 1.0e-8\n", "- symmetric\n",
      "- symmetric", "checks"),
     ("exercises:\n", "exercises:\n  - vectors\n", "- vectors", "exercises"),
 ], ids=["check-not-a-mapping", "exercise-not-a-mapping"])
@@ -175,8 +173,6 @@ def test_entry_that_is_not_a_mapping_names_file_and_line(old, new, at, field, tm
     assert (error.path, error.line, error.field) == (str(path), line_of(text, at), field), str(error)
 
 
-@pytest.mark.xfail(strict=True, reason="grader bug: grader/yamlfile.py load() reports the problem mark "
-                   "(the end of the file) before the context mark (where the quote opened)")
 def test_unclosed_quote_names_the_line_where_it_opens(tmp_path):
     path, text = write(tmp_path, "title: Vectors", "title: 'Vectors")
     with pytest.raises(YamlError) as caught:

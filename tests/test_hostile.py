@@ -248,3 +248,23 @@ def test_a_classmates_submission_is_off_limits_in_a_batch(tmp_path, monkeypatch)
         results = {e.name: e for e in report.exercises}
         assert_verdict(dataclasses.replace(case, verdict=verdict), results["vectors"])
         assert results[OTHER].status == "passed", summary(results[OTHER])
+
+
+def test_the_autograd_reader_accepts_hand_written_gradients_and_names_what_it_finds(tmp_path):
+    from grader.runner.lint import autograd_uses
+
+    for folder in (SOLUTIONS, ROOT / "exercises"):  # docstrings that talk about autograd are fine
+        assert not autograd_uses(str(folder / "backprop.py"), str(folder)), folder
+    (tmp_path / "helper.py").write_text("import torch\ndef g(t):\n    return torch.autograd.grad(t, [])\n")
+    (tmp_path / "backprop.py").write_text(
+        '"""Docstring: no .backward() here."""\n'
+        "import torch\nimport helper\n\n"
+        "def relu_backward(dy, x):\n    return dy * (x > 0)\n\n"
+        "def linear_backward(dy, x, W):\n    x.requires_grad_(True)\n    return _inner(dy)\n\n"
+        "def _inner(dy):\n    return getattr(torch, 'auto' + 'grad')\n")
+    found = autograd_uses(str(tmp_path / "backprop.py"), str(tmp_path))
+    assert any("helper.py, line 3" in f for f in found.module)  # a helper beside it counts everywhere
+    linear = found.for_function("linear_backward")
+    assert any("requires_grad_" in f and "backprop.py, line 9" in f for f in linear)
+    assert any("getattr() with a computed name" in f for f in linear)  # reached through _inner
+    assert not any("backprop.py" in f for f in found.for_function("relu_backward"))

@@ -38,8 +38,10 @@ def _overflow_note(got, x) -> str:
         return ""
     idx = tuple(int(i) for i in np.argwhere(bad)[0])
     where = idx[0] if len(idx) == 1 else idx
-    return (f"the entry at index {where} (x = {show(x[idx].item())}) came back {show(got[idx].item())}: "
-            f"an exponential overflowed (np.exp(710) is already inf, and inf/inf is nan)")
+    text = f"the entry at index {where} (x = {show(x[idx].item())}) came back {show(got[idx].item())}"
+    if np.abs(x).max() < 700:  # no exponential of these inputs can overflow
+        return text
+    return f"{text}: an exponential overflowed (np.exp(710) is already inf, and inf/inf is nan)"
 
 
 # ----------------------------------------------------------------------------- relu
@@ -114,7 +116,7 @@ def _softmax_diagnosis(x, got) -> str:
     """What a wrong softmax did instead, when it matches a common slip."""
     note = _overflow_note(got, x)
     if note:
-        return note + "; subtract each row's maximum before exponentiating"
+        return note + ("; subtract each row's maximum before exponentiating" if "overflowed" in note else "")
     if not isinstance(got, np.ndarray) or x.ndim != 2:
         return ""
     if got.shape != x.shape:

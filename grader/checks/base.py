@@ -208,7 +208,9 @@ def fail(message: str):
 
 def as_number(got, what: str) -> float:
     """The returned value as a float, or a Mismatch that explains what came back instead."""
-    if isinstance(got, (bool, np.bool_)) or got is None or isinstance(got, (str, Opaque, list, tuple, dict)):
+    if got is None:
+        fail(f"{what} returned None; expected a number (is a `return` statement missing?)")
+    if isinstance(got, (bool, np.bool_)) or isinstance(got, (str, Opaque, list, tuple, dict)):
         fail(f"{what} returned {show(got)}, which is {describe_type(got)}; expected a number")
     if isinstance(got, np.ndarray):
         if got.ndim != 0:

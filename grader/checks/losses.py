@@ -24,7 +24,7 @@ def _mse_scale(t, p):
 @checks.add("mse", "worked_example")
 def _(learner, tol):
     expect_close(learner.mse(*HEIGHTS), 13.4, tol, learner=learner,
-                 hint="errors 5, −5, −2, −2, −3 square to 25, 25, 4, 4, 9; their mean is 67/5")
+                 hint="the errors y_pred − y_true are −5, 5, 2, 2, 3; squared they are 25, 25, 4, 4, 9, and their mean is 67/5")
 
 
 @checks.add("mse", "agrees_with_numpy", pairs)

@@ -1,11 +1,15 @@
 """The child process: imports one learner module and runs calls the grader sends.
 
-Started by :mod:`grader.runner.sandbox` as ``python -I child.py READ_FD WRITE_FD`` in a
-fresh temporary directory, its own process group, stdin closed, stdout/stderr going to a
-capture file, and resource limits already applied. It knows nothing about checks or
-expected values: it receives inputs, calls the learner's function, and sends back plain
-data (see :mod:`grader.runner.wire`). Everything that decides a verdict happens in the
-grader's process.
+Started by :mod:`grader.runner.sandbox` as ``python -I child.py READ_FD WRITE_FD REPORT_FD``
+in a fresh temporary directory, its own session, stdin closed, stdout/stderr going to a pipe
+the grader reads (and cuts off past ``output_kb``), resource limits already applied and, when
+the grader is root, as a user of its own. It knows nothing about checks or expected values:
+it receives inputs, calls the learner's function, and sends back plain data (see
+:mod:`grader.runner.wire`). Everything that decides a verdict happens in the grader's process.
+Before the learner's module is imported, :mod:`grader.runner.guard` adds an audit hook that
+refuses reading the solutions, writing outside the working folder, starting processes and
+more, and reports attempts on REPORT_FD. After learner code runs, built-ins the child's own
+code needs are put back (``after_learner_code``).
 
 Requests (JSON headers) and replies:
 

@@ -134,8 +134,9 @@ def to_text(tree, kind="scalar"):
         if op == "neg":
             s = "-" + go(t[1], 3)
             return f"({s})" if parent_prec > 1 else s
-        if op == "pow":
-            return f"{go(t[1], 4)}**{t[2]}"
+        if op == "pow":  # ** is right-associative: a power as the base needs parentheses
+            s = f"{go(t[1], 5)}**{t[2]}"
+            return f"({s})" if parent_prec >= 5 else s
         prec = {"add": 1, "sub": 1, "mul": 2}[op]
         sym = {"add": " + ", "sub": " - ", "mul": "*"}[op]
         s = go(t[1], prec) + sym + go(t[2], prec + (op == "sub"))

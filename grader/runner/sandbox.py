@@ -156,29 +156,30 @@ class LearnerProcess:
         nproc = self.limits.processes if self.uid is not None else _nproc_for_own_user(self.limits.processes)
         keep_read = self.sandbox == "user+read"
         child_fds = (to_child_r, from_child_w, out_w, report_w)
+        failure = None
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-I", CHILD_SCRIPT, str(to_child_r), str(from_child_w), str(report_w)],
+                # -u: what the learner prints reaches the grader at once (and survives a kill).
+                [sys.executable, "-I", "-u", CHILD_SCRIPT, str(to_child_r), str(from_child_w), str(report_w)],
                 stdin=subprocess.DEVNULL, stdout=out_w, stderr=subprocess.STDOUT,
                 cwd=self.workdir, env=self._child_env(), pass_fds=(to_child_r, from_child_w, report_w),
                 start_new_session=True, close_fds=True,
                 preexec_fn=functools.partial(_prepare_child, self.limits, self.uid, keep_read, nproc),
             )
         except (OSError, subprocess.SubprocessError) as exc:
-            for fd in (*child_fds, to_child_w, from_child_r, out_r, report_r):
+            failure = exc
+        finally:
+            for fd in child_fds:  # the child has its copies (or there is no child)
+                os.close(fd)
+        if failure is not None:
+            for fd in (to_child_w, from_child_r, out_r, report_r):
                 os.close(fd)
             if self.uid is not None:  # this machine will not switch users: run as ourselves
                 _SANDBOX_BROKEN.add(self.sandbox)
                 sandbox_mode.cache_clear()
                 self.starts -= 1
                 return self.start()
-            raise ProcessGone("start", f"could not be started ({exc})") from None
-        finally:
-            for fd in child_fds:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+            raise ProcessGone("start", f"could not be started ({failure})")
         self._to_child, self._from_child, self._out_r, self._report_r = to_child_w, from_child_r, out_r, report_r
         self._out_eof = False
         for fd in (self._to_child, self._out_r, self._report_r):
@@ -233,6 +234,8 @@ class LearnerProcess:
         if self.proc is not None:
             _kill_everything(self.proc.pid, self.uid, self._token)
             self.proc.wait()
+            if self.uid is not None:  # the child is reaped: whatever of its user still runs is a leftover
+                _kill_uid(self.uid)
             self._drain_output(check=False)
             self._read_reports()
             for fd in (self._to_child, self._from_child, self._out_r, self._report_r):
@@ -257,12 +260,11 @@ class LearnerProcess:
         self.close()
 
     def output_tail(self, limit: int = 4000) -> str:
-        """The last ``limit`` characters the learner's code printed."""
-        if self.proc is not None:
-            try:
-                self._drain_output(check=False)
-            except OSError:
-                pass
+        """The last ``limit`` characters the learner's code printed (kept after the child ends).
+
+        Only reads what the grader has already collected (it reads the pipe while it waits
+        for replies), so another thread may call it while a call runs.
+        """
         return bytes(self._out_tail[-limit:]).decode("utf-8", "replace")
 
     def violation_message(self) -> str:
@@ -322,6 +324,7 @@ class LearnerProcess:
         started = time.perf_counter()
         reply, out_buffers = self._request(header, buffers, timeout)
         seconds = time.perf_counter() - started
+        self._drain_output()  # what it printed just before replying
         self._check_reports()
         result = self._decode_reply(reply, out_buffers, seconds)
         if self._autograd_lint:
@@ -479,6 +482,10 @@ class LearnerProcess:
         except subprocess.TimeoutExpired:
             code = None
         self._read_reports()
+        try:
+            self._drain_output(check=False)
+        except OSError:
+            pass
         tail = self.output_tail(600).strip()
         self.close()
         if self.violations:
@@ -701,10 +708,8 @@ def _become(uid: int, keep_read: bool) -> None:
 
 
 def _kill_everything(pid: int, uid: int | None, token: str) -> None:
-    """Kill the child, every process it started (even one that left its session), and wait."""
-    if uid is not None:
-        _kill_uid(uid)
-    else:
+    """Kill the child and (without a user of its own) every process it started."""
+    if uid is None:
         _kill_descendants(pid, token)
     try:
         os.killpg(pid, signal.SIGKILL)
@@ -716,8 +721,17 @@ def _kill_everything(pid: int, uid: int | None, token: str) -> None:
         pass
 
 
+def _alive_of(uid: int) -> list[int]:
+    return [p for p in _pids() if (s := _status(p)) and s["uid"] == uid and s["state"] not in "ZX"]
+
+
 def _kill_uid(uid: int) -> None:
-    """``kill(-1, SIGKILL)`` as ``uid``: every process of that user, atomically (no fork escapes)."""
+    """``kill(-1, SIGKILL)`` as ``uid``: every process of that user, atomically (no fork escapes).
+
+    Called once the child itself is reaped; most of the time nothing of its user is left.
+    """
+    if not _alive_of(uid):
+        return
     def as_uid():  # runs in a short-lived child of the grader; never execs
         try:
             os.setgroups([])
@@ -735,7 +749,7 @@ def _kill_uid(uid: int) -> None:
     except (OSError, subprocess.SubprocessError):
         pass
     for _ in range(50):  # belt and braces: anything of that user still alive
-        left = [p for p in _pids() if (s := _status(p)) and s["uid"] == uid and s["state"] not in "ZX"]
+        left = _alive_of(uid)
         if not left:
             return
         for p in left:

@@ -283,7 +283,7 @@ def unpack(read_exactly) -> tuple[dict, list]:
         raise WireError("message too large")
     try:
         header = json.loads(read_exactly(head_len))
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:  # RecursionError: nested past the parser's depth
         raise WireError("header is not JSON") from e
     if not isinstance(header, dict):
         raise WireError("header is not an object")

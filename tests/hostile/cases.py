@@ -112,7 +112,9 @@ CASES = [
     Hostile("steal_environment", "peeking", "vectors", "dot", DOT, "flagged", "grader's own process", SHORT,
             cli=True),
     Hostile("junk_on_protocol", "peeking", "vectors", "dot", DOT, "fail", "could not read", SHORT),
-    Hostile("forged_reply", "peeking", "vectors", "dot", DOT, "fail", "after answering the previous call", SHORT),
+    # Its next call meets a dead child (or one still dying): "... ended the Python process [after
+    # answering the previous call] ...", depending on which the grader sees first.
+    Hostile("forged_reply", "peeking", "vectors", "dot", DOT, "fail", "ended the Python process", SHORT),
     # ----------------------------------------------------------------- clocks in timed runs
     Hostile("patch_clocks", "clocks", "vectors", "dot", DOT, "slow", "fast enough", SHORT, cli=True, timing=True),
     # ----------------------------------------------------------------- autograd in backprop

@@ -112,6 +112,14 @@ WRONG = [
         def matmul(A, B):
             return (A @ B).tolist()
     """, only=True),
+    wrong("vectors", "matmul", "result_shaped_like_A", "agrees_with_numpy", """
+        def matmul(A, B):
+            C = np.zeros_like(A)
+            for i in range(A.shape[0]):
+                for j in range(A.shape[1]):
+                    C[i, j] = np.dot(A[i, :], B[:, j])
+            return C
+    """),
     wrong("vectors", "matmul", "reversed_order", "agrees_with_numpy", """
         def matmul(A, B):
             return np.dot(B, A)
@@ -129,6 +137,10 @@ WRONG = [
         def derivative(f, x, h=1e-5):
             step = 1e-5
             return float((f(x + step) - f(x - step)) / (2 * step))
+    """, only=True),
+    wrong("derivatives", "derivative", "steps_half_h_each_side", "central_difference_with_given_h", """
+        def derivative(f, x, h=1e-5):
+            return float((f(x + h / 2) - f(x - h / 2)) / h)
     """, only=True),
     wrong("derivatives", "derivative", "missing_half", "matches_exact_derivative", """
         def derivative(f, x, h=1e-5):
@@ -173,6 +185,16 @@ WRONG = [
                 grad[i] = (f(x + step) - f(x)) / h
             return grad
     """),
+    wrong("derivatives", "gradient", "ignores_h", "central_difference_with_given_h", """
+        def gradient(f, x, h=1e-5):
+            x = np.array(x, dtype=float)
+            grad = np.zeros_like(x)
+            for i in range(x.size):
+                step = np.zeros_like(x)
+                step[i] = 1e-5
+                grad[i] = (f(x + step) - f(x - step)) / 2e-5
+            return grad
+    """, only=True),
     wrong("derivatives", "gradient", "column_shape", "returns_array", """
         def gradient(f, x, h=1e-5):
             x = np.array(x, dtype=float)
@@ -340,6 +362,13 @@ RIGHT = [
         def matmul(A, B):
             return np.array([[np.dot(row, col) for col in B.T] for row in A], dtype=float)
     """),
+    right("vectors", "matmul", "sum_of_outer_products", """
+        def matmul(A, B):
+            C = np.zeros((A.shape[0], B.shape[1]))
+            for t in range(A.shape[1]):
+                C += np.outer(A[:, t], B[t, :])
+            return C
+    """),
     right("vectors", "matmul", "broadcast_and_sum", """
         def matmul(A, B):
             return (A[:, :, None] * B[None, :, :]).sum(axis=1)
@@ -414,6 +443,11 @@ RIGHT = [
     right("losses", "mse", "np_square_mean", """
         def mse(y_true, y_pred):
             return float(np.mean(np.square(y_true - y_pred)))
+    """),
+    right("losses", "mse", "expanded_square", """
+        def mse(y_true, y_pred):
+            # mean(p² − 2pt + t²): cancels badly when p ≈ t, but within the course's tolerance
+            return float(np.mean(y_pred ** 2) - 2 * np.mean(y_pred * y_true) + np.mean(y_true ** 2))
     """),
     right("losses", "mse", "norm_squared", """
         def mse(y_true, y_pred):
