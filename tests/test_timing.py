@@ -197,6 +197,13 @@ def test_timing_for_a_function_without_inputs_is_refused(tmp_path):
     assert error.field == "timing" and "no builder for vectors.cross" in error.problem
 
 
+def test_a_timed_run_that_is_not_a_mapping_is_refused_at_its_line(tmp_path):
+    error = _error(tmp_path, "      - name: dot\n        params: [a, b]\n        timing:\n",
+                   "      - name: dot\n        params: [a, b]\n        timing:\n          - 1000000\n")
+    assert error.field == "timing" and "must be a mapping" in error.problem
+    assert Path(error.path).read_text(encoding="utf-8").splitlines()[error.line - 1].strip() == "- 1000000"
+
+
 def test_a_timing_check_among_the_checks_is_refused(tmp_path):
     old = "          - {id: symmetric, title: \"is symmetric: a·b = b·a\", points: 1}"
     error = _error(tmp_path, old, old[:-1] + ", kind: timing}")

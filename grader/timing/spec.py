@@ -147,9 +147,11 @@ def parse_function_timing(fnode: Node, exercise: str, function: str, framework: 
         raise fnode.error("timing", f"{function} has no timing inputs: grader/timing/cases.py has no "
                                     f"builder for {exercise}.{function}")
     specs, ids = [], set()
-    for node in entries:
+    for index, node in enumerate(entries):
         if not isinstance(node, Node):
-            raise fnode.error("timing", "each timed run must be a mapping")
+            if isinstance(entries, Seq) and hasattr(entries, "error"):
+                raise entries.error(index, "timing", "each timed run must be a mapping with a size")
+            raise fnode.error("timing", "each timed run must be a mapping with a size")
         for key in node:
             if key not in _ENTRY_FIELDS and key not in _NUMBER_FIELDS:
                 known = ", ".join(sorted(_ENTRY_FIELDS | set(_NUMBER_FIELDS)))
