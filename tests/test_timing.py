@@ -6,7 +6,6 @@ and reference answers and the messages on hand-made values.
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
 from pathlib import Path
@@ -17,7 +16,7 @@ import pytest
 from grader.course import COURSE_FILE, load_course
 from grader.runner.wire import WireTensor
 from grader.timing import cases, stats
-from grader.timing.check import describe, fmt_ratio, fmt_seconds, timing_result, waiting_result
+from grader.timing.check import fmt_ratio, fmt_seconds, timing_result, waiting_result
 from grader.timing.measure import Measured, compare
 from grader.timing.spec import TimingSettings
 from grader.yamlfile import YamlError

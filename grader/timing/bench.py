@@ -55,8 +55,7 @@ def render(rows: list[tuple[str, object, Measured]]) -> str:
         colour = {"pass": "green", "undecided": "green", "skipped": "yellow", "not_started": "yellow"}.get(
             m.outcome, "red")
         lines.append(line(cells[:-1] + (click.style(cells[-1], fg=colour),)))
-    details = [f"  {ex}.{m.function} ({m.device}): {describe(spec, m)}" for ex, spec, m in rows
-               if m.outcome not in ("pass", "skipped")]
+    details = [f"  {ex}: {describe(spec, m)}" for ex, spec, m in rows if m.outcome not in ("pass", "skipped")]
     if details:
         lines += ["", *details]
     decided = [m for _, _, m in rows if m.rounds]

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from typing import Callable
 
 from ..course import Course, Exercise
@@ -252,4 +251,4 @@ def add_timing(course: Course, report: Report, source_dir: str, seed: int, *,
 
 
 __all__ = ["add_timing", "time_exercise", "timing_result", "describe", "solutions_dir", "cuda_status",
-           "fmt_seconds", "fmt_ratio", "time"]
+           "fmt_seconds", "fmt_ratio"]

@@ -33,7 +33,6 @@ import numpy as np
 
 from ..checks.base import error_text
 from ..format import describe_type, show
-from ..runner import wire
 from ..runner.sandbox import LearnerProcess, ProcessGone, _encode_arg
 from ..runner.wire import Handle, Opaque, WireTensor
 from . import stats
@@ -440,4 +439,4 @@ def _values(got: np.ndarray, expected: np.ndarray, settings, dtype: str, path: s
             f"{show(e[idx].item())}")
 
 
-__all__ = ["Side", "Measured", "time_function", "compare", "SideFailed", "FLOOR_SECONDS", "wire"]
+__all__ = ["Side", "Measured", "time_function", "compare", "SideFailed", "FLOOR_SECONDS"]
