@@ -146,6 +146,8 @@ def main(argv=None) -> int:
         Job("baseline: python -c 'import torch'", [sys.executable, "-c", "import torch"]),
         Job("one NumPy exercise (vectors)", g + ["vectors", *sol, "--no-timing"], cold=True),
         Job("one NumPy exercise (vectors)", g + ["vectors", *sol, "--no-timing"]),
+        Job("Part 1 (vectors derivatives losses)", g + [*EXERCISES[:3], *sol, "--no-timing"], cold=True),
+        Job("Part 1 (vectors derivatives losses)", g + [*EXERCISES[:3], *sol, "--no-timing"]),
         Job("one torch exercise (backprop)", g + ["backprop", *sol, "--no-timing"], cold=True),
         Job("one torch exercise (backprop)", g + ["backprop", *sol, "--no-timing"]),
         Job("whole course, no timing", g + [*EXERCISES, *sol, "--no-timing"], cold=True),
@@ -155,7 +157,7 @@ def main(argv=None) -> int:
         Job("timed runs only (grade bench)", g + ["bench", "--source", "solutions"]),
     ]
     jobs += [Job(f"exercise {ex}", g + [ex, *sol, "--no-timing"]) for ex in EXERCISES if ex != "vectors"]
-    examples = {"vectors": (5, 10, 25, 50, 100) if not args.quick else (5, 25, 100),
+    examples = {"vectors": (5, 10, 20, 50, 100) if not args.quick else (5, 20, 100),
                 "backprop": (5, 15, 30, 60) if not args.quick else (5, 15, 60)}
     for ex, counts in examples.items():
         jobs += [Job(f"{ex} --examples {n}", g + [ex, *sol, "--no-timing", "--examples", str(n)]) for n in counts]

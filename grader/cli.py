@@ -100,7 +100,7 @@ def main():
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "junit", "gradescope", "github"]),
               default="table", show_default=True,
               help="Output format; json prints exactly one JSON document on stdout. junit, gradescope "
-                   "and github are for CI (see docs/classroom.md).")
+                   "and github are for CI (see the README's Classrooms section).")
 @click.option("--output", "-o", "output", metavar="FILE", default=None,
               help="Write the report to FILE (all at once: an interrupted run leaves no half report).")
 @click.option("--ref", "ref", metavar="REF", default=None,
@@ -118,7 +118,7 @@ def main():
               help="Whose quiz numbers to use (default: git config user.email).")
 @click.option("--timing/--no-timing", "timing", default=True,
               help="Time correct functions against the reference solution (default: on; "
-                   "--no-timing skips the timed runs for fast iteration; see docs/timing.md).")
+                   "--no-timing skips the timed runs for fast iteration; see the README's Timed runs section).")
 @click.option("--examples", type=click.IntRange(1, 100000), default=None, metavar="N",
               help="Try N generated examples in every check instead of the course's numbers "
                    "(fewer: faster but less thorough; used by benchmarks/run.py).")
@@ -159,7 +159,7 @@ def run(exercises, source, fmt, output, ref, seed, jobs, verbose, show_progress,
         report.exercises.extend(grade_quizzes(quizzes, source_dir, student))
     if ref is None:
         progress_state.save(source_dir, report)
-    from .classroom.files import emit
+    from .atomic import emit
 
     emit(FORMATS[fmt](report, source=source or DEFAULT_SOURCE, verbose=verbose, course=course,
                       elapsed=monotonic() - started), output, fmt)

@@ -27,8 +27,8 @@ import base64
 import hashlib
 import json
 import os
-import tempfile
 
+from .atomic import write_atomic
 from .results import ERROR, FAILED, NOT_STARTED, PASSED, Report
 
 STATE_DIR = ".grade"
@@ -52,11 +52,7 @@ def _read_all() -> dict:
 
 def _write_all(data: dict) -> None:
     try:
-        os.makedirs(STATE_DIR, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=STATE_DIR, prefix=".progress-")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=1)
-        os.replace(tmp, STATE_FILE)
+        write_atomic(STATE_FILE, json.dumps(data, indent=1))
     except (OSError, TypeError, ValueError):
         pass
 

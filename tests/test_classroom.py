@@ -101,6 +101,22 @@ def test_release_main_has_stubs_grader_readme_workflow_and_no_answers(release_di
         "show", "main:.github/workflows/classroom.yml", cwd=release_dir)
 
 
+def test_release_ships_a_manifest_that_grade_verify_checks(release_dir, tmp_path):
+    from grader.verify import verify
+
+    assert "grader/MANIFEST.sha256" in tree(release_dir, "main")
+    copy = tmp_path / "learner-repo"
+    git("clone", "-q", "--branch", "main", str(release_dir), str(copy), cwd=tmp_path)
+    manifest = copy / "grader" / "MANIFEST.sha256"
+    # The release as it is: nothing edited, in the grader or in the class repository.
+    assert verify(str(copy), manifest=str(manifest), grader_dir=str(copy / "grader")) == []
+    # A learner who edits the workflow (to fake a grade) is reported by name.
+    workflow = copy / ".github" / "workflows" / "classroom.yml"
+    workflow.write_text(workflow.read_text(encoding="utf-8") + "# always pass\n", encoding="utf-8")
+    problems = verify(str(copy), manifest=str(manifest), grader_dir=str(copy / "grader"))
+    assert [(p.kind, p.path) for p in problems] == [("edited", ".github/workflows/classroom.yml")]
+
+
 def test_release_solutions_branch_has_the_solved_modules_and_quiz_answers(release_dir):
     files = tree(release_dir, "solutions")
     for path in SOLUTIONS.glob("*.py"):

@@ -168,7 +168,7 @@ def test_junit_escapes_markup_and_drops_control_characters():
 
 # ----------------------------------------------------------------------------- Gradescope
 
-# Gradescope's results.json (see docs/classroom.md), as a JSON-Schema-like spec.
+# Gradescope's results.json (see the README's Classrooms section), as a JSON-Schema-like spec.
 GRADESCOPE_SCHEMA = {
     "type": "object",
     "required": ["score", "tests"],
@@ -341,7 +341,7 @@ def test_github_status_is_pass_only_when_everything_passes(monkeypatch, tmp_path
 # ----------------------------------------------------------------------------- --output
 
 def test_output_is_written_whole_or_not_at_all(folder, tmp_path, monkeypatch):
-    from grader.classroom import files
+    from grader import atomic as files
 
     target = tmp_path / "report.json"
     target.write_text("previous report\n", encoding="utf-8")
@@ -397,7 +397,7 @@ def test_every_format_is_built_from_the_same_report(folder):
 
 
 def test_output_files_have_no_terminal_colours(tmp_path, capsys, monkeypatch):
-    from grader.classroom.files import emit
+    from grader.atomic import emit
 
     monkeypatch.delenv("GITHUB_OUTPUT", raising=False)
 

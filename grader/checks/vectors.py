@@ -3,7 +3,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from .. import strategies as S
-from .base import Registry, as_number, expect_array, expect_close, expect_float, expect_inputs_unchanged, fail
+from .base import Registry, as_number, expect_array, expect_close, expect_float, expect_inputs_unchanged
 
 checks = Registry("vectors")
 three = st.tuples(S.vectors(3), S.vectors(3))

@@ -34,7 +34,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 from ..results import _num
-from .files import write_atomic, write_json_atomic
+from ..atomic import write_atomic, write_json_atomic
 
 GRADED, TIMEOUT, ERROR = "graded", "timeout", "error"
 STATE_DIR = ".grade-batch"

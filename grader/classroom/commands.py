@@ -39,6 +39,8 @@ def release_command(out, course_dir):
     click.echo(f"  main       {len(done['main'])} files: exercises/ (stubs), grader/, README.md, "
                f".github/workflows/classroom.yml")
     click.echo(f"  solutions  main + {len(done['solutions'])} reference files in exercises/")
+    click.echo(f"  manifest   grader/MANIFEST.sha256, sha256 {done['manifest_sha256']}: publish it, and "
+               f"check a learner's repository with grade verify --expect-sha256 <it>")
     click.echo("Push only main to the class template (git push <remote> main); keep solutions for "
                "self-study copies.")
 

@@ -156,6 +156,11 @@ def release(out: str, root: str = ".", course=None) -> dict:
     try:
         _copy_main(root, out, course)
         check_no_answers(root, out)
+        # The hash manifest that `grade verify` checks the grader, the workflow and CI against.
+        from ..verify import sha256_of, write_manifest
+
+        manifest = write_manifest(out, ["grader", ".github/workflows", ".ci", "tests"])
+        manifest_sha256 = sha256_of(manifest)
         _git(["init", "-q"], out)
         _git(["symbolic-ref", "HEAD", "refs/heads/main"], out)
         name, email = COMMITTER
@@ -192,4 +197,4 @@ def release(out: str, root: str = ".", course=None) -> dict:
                 path = os.path.join(out, entry)
                 shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.unlink(path)
         raise
-    return {"out": out, "main": main_files, "solutions": solved}
+    return {"out": out, "main": main_files, "solutions": solved, "manifest_sha256": manifest_sha256}

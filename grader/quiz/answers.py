@@ -20,11 +20,11 @@ forms of a text or number answer (read only by ``grade quiz --seal``).
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 
 import yaml
 
+from ..atomic import write_atomic
 from ..yamlfile import Node, YamlError, load
 from .model import MATRIX, MULTIPLE, NUMERIC, SINGLE, TEXT, TRUE_FALSE, VECTOR, Quiz
 
@@ -62,7 +62,7 @@ def read_answers(path: str, quiz: Quiz) -> AnswersFile:
         return out
     if not isinstance(root, Node):
         raise YamlError(path, getattr(root, "line", None), None,
-                        "must be a mapping with 'answers:' (see docs/quiz.md)")
+                        "must be a mapping with 'answers:' (see the README's Quizzes section)")
     for key in root:
         if key not in _TOP:
             if quiz.get(str(key)) is not None:
@@ -158,18 +158,4 @@ def write_answers(path: str, quiz: Quiz, student: str | None, answers: dict,
     """Replace the answers file atomically: a crash leaves the old file or the new one."""
     directory = os.path.dirname(path) or "."
     os.makedirs(directory, exist_ok=True)
-    text = render_answers(quiz, student, answers, also_accept)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{quiz.name}-", suffix=".yaml.tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomic(path, render_answers(quiz, student, answers, also_accept))
