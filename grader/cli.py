@@ -32,6 +32,21 @@ class DefaultGroup(click.Group):
     def format_usage(self, ctx, formatter):
         formatter.write_usage("grade", "[EXERCISE]... [OPTIONS] | grade COMMAND [ARGS]...")
 
+    def invoke(self, ctx):
+        # A bug in the grader itself is reported in one paragraph, not as a traceback a
+        # learner could mistake for their own error (GRADE_DEBUG=1 shows the traceback).
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort,
+                SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if os.environ.get("GRADE_DEBUG"):
+                raise
+            fail_setup(f"the grader itself failed ({type(exc).__name__}: {exc}). This is a bug in the "
+                       f"grader, not in your code: please report it with the command you ran "
+                       f"(GRADE_DEBUG=1 shows the details).")
+
 
 def fail_setup(message: str) -> None:
     """A set-up error: one paragraph on stderr, exit code 2."""

@@ -289,3 +289,20 @@ def test_subprocess_unknown_name_exits_2():
     done = run_grade(["--source", SOLUTIONS, "lossez"], cwd=os.getcwd())
     assert done.returncode == 2 and done.stdout == ""
     assert "Did you mean 'losses'?" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_bug_in_the_grader_is_one_paragraph_with_exit_code_2(monkeypatch):
+    """A grader crash must not look like the learner's traceback; GRADE_DEBUG=1 shows it."""
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("grader.grading.grade", broken)
+    monkeypatch.delenv("GRADE_DEBUG", raising=False)
+    result = CliRunner().invoke(cli.main, ["--source", str(SOLUTIONS), "vectors", "--no-timing"])
+    assert result.exit_code == 2
+    assert "the grader itself failed (RuntimeError: boom)" in result.output
+    assert "Traceback" not in result.output
+
+    monkeypatch.setenv("GRADE_DEBUG", "1")
+    result = CliRunner().invoke(cli.main, ["--source", str(SOLUTIONS), "vectors", "--no-timing"])
+    assert isinstance(result.exception, RuntimeError)
