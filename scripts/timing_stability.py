@@ -26,7 +26,6 @@ import argparse
 import collections
 import json
 import os
-import platform
 import shutil
 import signal
 import statistics
@@ -78,24 +77,17 @@ def stop_load(proc: subprocess.Popen) -> None:
 
 
 def machine() -> dict:
-    cpu = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import numpy
+    """The benchmark's description of the machine (benchmarks/run.py), plus whether CUDA is there."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from run import machine as describe
 
-    info = {"nproc": os.cpu_count(), "cpu": cpu, "python": platform.python_version(), "numpy": numpy.__version__}
+    info = describe()
     try:
         import torch
 
-        info["torch"] = torch.__version__
         info["cuda"] = torch.cuda.is_available()
     except ImportError:
-        info["torch"] = None
+        info["cuda"] = False
     return info
 
 
