@@ -73,46 +73,79 @@ def _t(array, like):
     return torch.tensor(array, dtype=like.dtype)
 
 
-# ----------------------------------------------------------------------------- linear_backward
-
-def _linear_parts(learner, got, what):
-    if not isinstance(got, (tuple, list)) or len(got) != 3:
-        fail(f"{what} returned {got!r}; expected a tuple of three tensors (dx, dW, db)")
-    return got
+PARAMS = ("W1", "b1", "W2", "b2")
 
 
-@checks.add("linear_backward", "matches_autograd", LINEAR)
-def _(learner, tol, dtype, a):
-    expected = _linear_grads(dtype, a)
+# ----------------------------------------------------------------------------- every function
+
+class Backward:
+    """What the checks need to know of one contract function."""
+
+    def __init__(self, inputs, case, oracle, outputs, returns):
+        self.inputs = inputs  # the arrays sent, in the contract's order
+        self.case = case  # hypothesis strategy of (dtype, arrays)
+        self.oracle = oracle  # (dtype, arrays) -> {key: expected gradient}
+        self.outputs = outputs  # (name in messages, oracle key), in the order returned
+        self.returns = returns  # "tensor", "tuple" or "dict"
+
+    def returned(self, learner, got) -> list:
+        """The returned gradients in ``outputs`` order, or a failure saying what came back."""
+        if self.returns == "tensor":
+            return [got]
+        if self.returns == "tuple":
+            if not isinstance(got, (tuple, list)) or len(got) != len(self.outputs):
+                names = ", ".join(name for name, _ in self.outputs)
+                fail(f"{learner.last_call} returned {got!r}; expected a tuple of three tensors ({names})")
+            return list(got)
+        keys = [key for _, key in self.outputs]
+        if not isinstance(got, dict) or sorted(got) != sorted(keys):
+            found = sorted(got) if isinstance(got, dict) else None
+            fail(f"{learner.last_call} returned "
+                 f"{'a dict with keys ' + str(found) if found is not None else repr(got)}; "
+                 f"expected a dict with exactly the keys {', '.join(repr(k) for k in keys)}")
+        return [got[key] for key in keys]
+
+
+BACKWARD = {
+    "linear_backward": Backward(("dy", "x", "W"), LINEAR, _linear_grads,
+                                (("dx", "x"), ("dW", "W"), ("db", "b")), "tuple"),
+    "relu_backward": Backward(("dy", "x"), RELU, _relu_grads, (("dx", "x"),), "tensor"),
+    "mse_backward": Backward(("y_pred", "y"), MSE, _mse_grads, (("dy_pred", "y_pred"),), "tensor"),
+    "two_layer_backward": Backward(("x", "y") + PARAMS, TWO_LAYER, _two_layer_grads,
+                                   tuple((f"the gradient '{k}'", k) for k in PARAMS), "dict"),
+}
+
+
+def _expect_gradients(learner, tol, function, a, dtypes, values):
+    """Call ``function`` on every device and dtype; compare each gradient with the oracle's."""
+    spec = BACKWARD[function]
+    expected = {dtype: spec.oracle(dtype, a) for dtype in dtypes}
     for device in devices():
-        got = _linear_parts(learner, learner.linear_backward(*_send(a, ("dy", "x", "W"), dtype, device)),
-                            learner.last_call)
-        for name, value, key in zip(("dx", "dW", "db"), got, ("x", "W", "b")):
-            expect_tensor(value, expected[key], dtype=dtype, device=device, tol=tol, what=learner.last_call,
-                          name=name)
+        for dtype in dtypes:
+            got = spec.returned(learner, learner.call(function, *_send(a, spec.inputs, dtype, device)))
+            for (name, key), value in zip(spec.outputs, got):
+                expect_tensor(value, expected[dtype][key], dtype=dtype, device=device, tol=tol,
+                              values=values, what=learner.last_call, name=name)
 
 
-@checks.add("linear_backward", "keeps_dtype_and_device", LINEAR)
-def _(learner, tol, _dtype, a):
-    for device in devices():
-        for dtype in ("float32", "float64"):
-            expected = _linear_grads(dtype, a)
-            got = _linear_parts(learner, learner.linear_backward(*_send(a, ("dy", "x", "W"), dtype, device)),
-                                learner.last_call)
-            for name, value, key in zip(("dx", "dW", "db"), got, ("x", "W", "b")):
-                expect_tensor(value, expected[key], dtype=dtype, device=device, tol=tol, values=False,
-                              what=learner.last_call, name=name)
+def _matches_autograd(function):
+    def body(learner, tol, dtype, a):
+        _expect_gradients(learner, tol, function, a, (dtype,), values=True)
+    return body
 
 
-# ----------------------------------------------------------------------------- relu_backward
+def _keeps_dtype_and_device(function):
+    def body(learner, tol, _dtype, a):  # both dtypes, whichever was drawn; values are another check's
+        _expect_gradients(learner, tol, function, a, ("float32", "float64"), values=False)
+    return body
 
-@checks.add("relu_backward", "matches_autograd", RELU)
-def _(learner, tol, dtype, a):
-    expected = _relu_grads(dtype, a)["x"]
-    for device in devices():
-        got = learner.relu_backward(*_send(a, ("dy", "x"), dtype, device))
-        expect_tensor(got, expected, dtype=dtype, device=device, tol=tol, what=learner.last_call, name="dx")
 
+for _function, _spec in BACKWARD.items():
+    checks.add(_function, "matches_autograd", _spec.case)(_matches_autograd(_function))
+    checks.add(_function, "keeps_dtype_and_device", _spec.case)(_keeps_dtype_and_device(_function))
+
+
+# ----------------------------------------------------------------------------- relu_backward: its own cases
 
 @checks.add("relu_backward", "zero_gradient_at_zero", S.sizes(1, 6).map(lambda n: (n,)))
 def _(learner, tol, n):
@@ -123,15 +156,6 @@ def _(learner, tol, n):
     for device in devices():
         got = learner.relu_backward(tensor(dy, "float64", device), tensor(x, "float64", device))
         expect_tensor(got, expected, dtype="float64", device=device, tol=tol, what=learner.last_call, name="dx")
-
-
-@checks.add("relu_backward", "keeps_dtype_and_device", RELU)
-def _(learner, tol, _dtype, a):
-    for device in devices():
-        for dtype in ("float32", "float64"):
-            got = learner.relu_backward(*_send(a, ("dy", "x"), dtype, device))
-            expect_tensor(got, _relu_grads(dtype, a)["x"], dtype=dtype, device=device, tol=tol, values=False,
-                          what=learner.last_call, name="dx")
 
 
 @checks.add("relu_backward", "leaves_inputs_unchanged", RELU)
@@ -149,68 +173,8 @@ def _expect_tensor_inputs_unchanged(learner, name, args):
                  f"dy * (x > 0)) instead of writing into the inputs")
 
 
-# ----------------------------------------------------------------------------- mse_backward
-
-@checks.add("mse_backward", "matches_autograd", MSE)
-def _(learner, tol, dtype, a):
-    expected = _mse_grads(dtype, a)["y_pred"]
-    for device in devices():
-        got = learner.mse_backward(*_send(a, ("y_pred", "y"), dtype, device))
-        expect_tensor(got, expected, dtype=dtype, device=device, tol=tol, what=learner.last_call, name="dy_pred")
-
-
-@checks.add("mse_backward", "keeps_dtype_and_device", MSE)
-def _(learner, tol, _dtype, a):
-    for device in devices():
-        for dtype in ("float32", "float64"):
-            got = learner.mse_backward(*_send(a, ("y_pred", "y"), dtype, device))
-            expect_tensor(got, _mse_grads(dtype, a)["y_pred"], dtype=dtype, device=device, tol=tol, values=False,
-                          what=learner.last_call, name="dy_pred")
-
-
-# ----------------------------------------------------------------------------- two_layer_backward
-
-PARAMS = ("W1", "b1", "W2", "b2")
-
-
-def _two_layer(learner, a, dtype, device):
-    got = learner.two_layer_backward(*_send(a, ("x", "y") + PARAMS, dtype, device))
-    if not isinstance(got, dict) or sorted(got) != sorted(PARAMS):
-        keys = sorted(got) if isinstance(got, dict) else None
-        fail(f"{learner.last_call} returned {'a dict with keys ' + str(keys) if keys is not None else repr(got)}; "
-             f"expected a dict with exactly the keys 'W1', 'b1', 'W2', 'b2'")
-    return got
-
-
-@checks.add("two_layer_backward", "matches_autograd", TWO_LAYER)
-def _(learner, tol, dtype, a):
-    expected = _two_layer_grads(dtype, a)
-    for device in devices():
-        got = _two_layer(learner, a, dtype, device)
-        for key in PARAMS:
-            expect_tensor(got[key], expected[key], dtype=dtype, device=device, tol=tol, what=learner.last_call,
-                          name=f"the gradient '{key}'")
-
-
-@checks.add("two_layer_backward", "keeps_dtype_and_device", TWO_LAYER)
-def _(learner, tol, _dtype, a):
-    for device in devices():
-        for dtype in ("float32", "float64"):
-            expected = _two_layer_grads(dtype, a)
-            got = _two_layer(learner, a, dtype, device)
-            for key in PARAMS:
-                expect_tensor(got[key], expected[key], dtype=dtype, device=device, tol=tol, values=False,
-                              what=learner.last_call, name=f"the gradient '{key}'")
-
-
 # ----------------------------------------------------------------------------- no autograd
 
-_BY_HAND_CASES = {
-    "linear_backward": ("dy", "x", "W"),
-    "relu_backward": ("dy", "x"),
-    "mse_backward": ("y_pred", "y"),
-    "two_layer_backward": ("x", "y") + PARAMS,
-}
 _FIXED = {"dy": np.ones((2, 2)), "x": np.array([[1.0, -2.0], [0.5, 3.0]]), "W": np.eye(2),
           "y_pred": np.array([[1.0, 2.0], [3.0, 4.0]]), "y": np.zeros((2, 2)),
           "W1": np.array([[1.0, 0.5], [-1.0, 2.0]]), "b1": np.zeros(2), "W2": np.eye(2), "b2": np.zeros(2)}
@@ -219,7 +183,7 @@ _FIXED = {"dy": np.ones((2, 2)), "x": np.array([[1.0, -2.0], [0.5, 3.0]]), "W": 
 def _by_hand(function):
     def body(learner, tol):
         learner.autograd_used.clear()
-        args = [tensor(_FIXED[n], "float64", "cpu") for n in _BY_HAND_CASES[function]]
+        args = [tensor(_FIXED[n], "float64", "cpu") for n in BACKWARD[function].inputs]
         try:
             learner.call(function, *args)
         except LearnerRaised:
@@ -233,5 +197,5 @@ def _by_hand(function):
     return body
 
 
-for _function in _BY_HAND_CASES:
+for _function in BACKWARD:
     checks.add(_function, "computes_gradients_by_hand")(_by_hand(_function))
