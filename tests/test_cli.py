@@ -306,3 +306,14 @@ def test_a_bug_in_the_grader_is_one_paragraph_with_exit_code_2(monkeypatch):
     monkeypatch.setenv("GRADE_DEBUG", "1")
     result = CliRunner().invoke(cli.main, ["--source", str(SOLUTIONS), "vectors", "--no-timing"])
     assert isinstance(result.exception, RuntimeError)
+
+
+def test_a_reader_that_goes_away_is_not_a_grader_bug(tmp_path):
+    """``grade list | head -1``: the closed pipe ends grade quietly, without a traceback."""
+    proc = subprocess.Popen([sys.executable, "-m", "grader", "list"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.readline()
+    proc.stdout.close()  # the reader stops after the first line
+    stderr = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+    assert "Traceback" not in stderr and "grader itself failed" not in stderr, stderr
