@@ -47,6 +47,7 @@ def _load_sibling(name):
 wire = _load_sibling("wire")
 expressions = _load_sibling("expressions")
 guard = _load_sibling("guard")
+identity = _load_sibling("identity")
 
 
 class AutogradForbidden(RuntimeError):
@@ -414,9 +415,17 @@ def _become_subreaper():
 
 def main():
     read_fd, write_fd = int(sys.argv[1]), int(sys.argv[2])
+    if "--become" in sys.argv:
+        # Namespaces built by bubblewrap as root: take the fresh uid before anything else, and
+        # stop here if that fails (learner code never runs with privileges).
+        try:
+            identity.become(int(sys.argv[sys.argv.index("--become") + 1]))
+        except (OSError, ValueError, IndexError) as exc:
+            os.write(2, f"\nthe grader could not give this process a user of its own: {exc}\n".encode())
+            os._exit(71)
     _become_subreaper()
     child = Child(read_fd, write_fd)
-    child.report_fd = int(sys.argv[3]) if len(sys.argv) > 3 else None
+    child.report_fd = int(sys.argv[3]) if len(sys.argv) > 3 and sys.argv[3].isdigit() else None
     try:
         child.serve()
     except BaseException as exc:  # noqa: B902 - the child's own code broken by learner code

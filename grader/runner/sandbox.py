@@ -1,57 +1,56 @@
 """The grader's side of the isolated runner: start, talk to, and stop a learner process.
 
-One :class:`LearnerProcess` serves one exercise module. The child is started as
-``python -I`` (no user site, no PYTHON* variables, no script directory on sys.path) in a
-fresh temporary directory, in its own session and process group, with stdin closed,
-stdout/stderr captured through a pipe (cut off past ``output_kb``), a minimal environment,
-and resource limits (CPU time, address space, file size, open files, processes). Every
-reply is awaited with a deadline; a call that runs past it gets the child and everything
-it started killed, and the next call starts a fresh child (the module is imported again).
+One :class:`LearnerProcess` serves one exercise module. Its modules are first staged: the
+``.py`` files of the graded folder (already a private snapshot made by :mod:`grader.gate`)
+are copied into a private folder together with the runner's own files, and the child runs
+from there, never from the learner's folder or the grader's. How the child is isolated is
+the sandbox mode (:mod:`grader.runner.isolation`): ``namespaces`` (bubblewrap: it sees only
+the Python runtime and its staged copy, in its own PID, network, IPC and mount namespaces),
+``uid`` (a fresh uid of its own) or ``none``. In every mode the child is ``python -I`` in
+its own session, stdin closed, stdout/stderr captured through a pipe (cut off past
+``output_kb``), with a minimal environment and resource limits; where the machine lets
+the grader make a control group (:mod:`grader.runner.cgroup`), memory, processes and CPU
+time are also limited for all of the learner's processes together.
 
-When the grader runs as root (a container, the teacher's batch run), each child runs as
-a user of its own: a fresh, unused uid, with no capabilities (or, where the interpreter
-itself is not readable by other users, only the right to read files), ``no_new_privs``,
-and ``RLIMIT_NPROC``. It then cannot signal, trace or read the memory of the grader,
-cannot write the grader's files or the report, and cannot fork without bound; when the
-exercise ends, every process of that uid is killed in one ``kill(-1)`` (so a daemon that
-left the session with ``setsid`` goes too) and the files it left in the temporary folders
-are removed. As an ordinary user the grader cannot switch users; the child's audit hook
-(:mod:`grader.runner.guard`), the descendant sweep at close and the grader process being
-made non-dumpable are the defences there. See SECURITY.md for what holds where.
+Every reply is awaited with a deadline and bounded in size before it is read; a call that
+runs past its deadline gets the child and everything it started killed, and the next call
+starts a fresh child (the module is imported again). Closing ends everything: the PID
+namespace (or every process of the fresh uid, or the child's whole tree) and every file it
+wrote. See SECURITY.md for what holds in each mode.
 """
 from __future__ import annotations
 
 import fcntl
 import functools
+import json
 import os
+import queue
 import random
 import select
 import shutil
 import signal
+import stat
 import subprocess
 import sys
-import sysconfig
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 
-from . import wire
+from . import cgroup, identity, isolation, wire
 from .expressions import Function
+from .isolation import GRADER_DIR, RUNNER_DIR, SandboxUnavailable, sandbox_mode  # noqa: F401 (re-exported)
 
-RUNNER_DIR = os.path.dirname(os.path.abspath(__file__))
-GRADER_DIR = os.path.dirname(RUNNER_DIR)
 CHILD_SCRIPT = os.path.join(RUNNER_DIR, "child.py")
 
 # Variables the child keeps; everything else (tokens, CI secrets, PYTHON*) is dropped.
 _ENV_KEEP = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "LD_LIBRARY_PATH", "SYSTEMROOT", "TZ")
 _ENV_KEEP_PREFIXES = ("CUDA_", "NVIDIA_")
 
-# "off" keeps learner code under the grader's own user even when the grader is root.
-SANDBOX_USER_ENV = "GRADE_SANDBOX_USER"
 # Extra folders learner code may not read (os.pathsep-separated), besides solutions/ and grader/.
 FORBIDDEN_ENV = "GRADE_FORBIDDEN_DIRS"
-_UID_RANGE = (1_900_000_000, 2_000_000_000)  # fresh uids for children; no account needed
 _OUTPUT_TAIL = 64 * 1024
+_STAGED_FILE_LIMIT = 4 << 20  # a module larger than this is not staged (the gate refuses it first)
 
 
 @dataclass
@@ -59,13 +58,14 @@ class Limits:
     """Resource limits for one learner process (set per exercise in the course file)."""
 
     call_timeout: float = 10.0  # wall seconds for one call (import included)
-    cpu_seconds: int = 120  # CPU seconds for the child's whole life
-    memory_mb: int = 4096  # address space
+    cpu_seconds: int = 120  # CPU seconds: each process, and all of them together where a cgroup holds
+    memory_mb: int = 4096  # address space of each process; all of them together where a cgroup holds
     file_size_mb: int = 64  # largest file the child may write
     open_files: int = 256
     threads: int = 1  # BLAS / OpenMP threads: the same for every child, so timings compare
-    processes: int = 64  # processes and threads the child may run at once (RLIMIT_NPROC)
+    processes: int = 64  # processes and threads the child may run at once (RLIMIT_NPROC, pids.max)
     output_kb: int = 1024  # what the learner's code may print over the child's life
+    scratch_mb: int = 256  # its private /work and /dev/shm (namespaces mode)
 
 
 class ProcessGone(Exception):
@@ -73,7 +73,7 @@ class ProcessGone(Exception):
 
     def __init__(self, reason: str, message: str):
         super().__init__(message)
-        # "timeout", "exited", "signal", "protocol", "cpu", "start", "output", "forbidden"
+        # "timeout", "exited", "signal", "protocol", "cpu", "start", "output", "forbidden", "memory"
         self.reason = reason
         self.message = message
 
@@ -108,10 +108,11 @@ class LearnerProcess:
         self.workdir: str | None = None
         self.load_error: dict | None = None
         self.starts = 0
-        # How the child runs: "user" (a uid of its own), "user+read" (a uid of its own that
-        # may still read every file), or "off" (the grader's own user). Set by start().
-        self.sandbox = "off"
+        # How the child runs: "namespaces", "uid" or "none" (see grader.runner.isolation).
+        self.sandbox = "none"
         self.uid: int | None = None
+        self.cgroup: cgroup.SubmissionCgroup | None = None
+        self._namespace_pidfd: int | None = None  # the PID namespace's first process (namespaces mode)
         # Reads of the reference solutions / the grader's process, reported by the child's
         # audit hook ("reference" or "grader-process", path). Sticky: the exercise fails.
         self.violations: list[tuple[str, str]] = []
@@ -131,54 +132,56 @@ class LearnerProcess:
         self.starts += 1
         if self.violations:
             raise ProcessGone("forbidden", self.violation_message())
-        self.sandbox = sandbox_mode(self.torch)
-        self.uid = random.SystemRandom().randrange(*_UID_RANGE) if self.sandbox != "off" else None
-        if self.sandbox == "off":
-            _make_undumpable()
-        self.workdir = tempfile.mkdtemp(prefix=f"grade-{self.module_name}-")
-        module_path, source_dir = self.module_path, self.source_dir
-        if self.uid is not None:
-            _libc()  # loaded here: the child switches users between fork and exec
-            os.chown(self.workdir, self.uid, self.uid)
-            if self.sandbox == "user" and not _others_can_reach(module_path):
-                module_path, source_dir = self._copy_sources()
+        try:
+            self.sandbox = sandbox_mode(self.torch)
+        except SandboxUnavailable as exc:
+            raise ProcessGone("start", str(exc)) from None
+        as_root = os.geteuid() == 0 if hasattr(os, "geteuid") else False
+        # A fresh uid: the child's own in uid mode; in namespaces mode as root, the child takes it.
+        self.uid = random.SystemRandom().randrange(*identity.UID_RANGE) if as_root and self.sandbox != "none" else None
+        if self.sandbox == "none":
+            identity.make_undumpable()
+        self.workdir = _private_folder(self.module_name, self.uid if self.sandbox == "uid" else None)
+        self._stage()
         if self.forbid_autograd:
             from .lint import autograd_uses
 
-            self._autograd_lint = autograd_uses(self.module_path, self.source_dir)
+            self._autograd_lint = autograd_uses(self._staged_module(), os.path.join(self.workdir, "src"))
         self._token = os.urandom(8).hex()
         self._out_tail, self._out_total, self._report_buf = bytearray(), 0, b""
+        self.cgroup = cgroup.create(self.limits.memory_mb, self.limits.processes) if self.sandbox != "none" else None
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
         out_r, out_w = os.pipe()
         report_r, report_w = os.pipe()
+        info_r, info_w = os.pipe() if self.sandbox == "namespaces" else (None, None)
         os.set_blocking(report_w, False)  # the child's hook never blocks on a full pipe
-        nproc = self.limits.processes if self.uid is not None else _nproc_for_own_user(self.limits.processes)
-        keep_read = self.sandbox == "user+read"
-        child_fds = (to_child_r, from_child_w, out_w, report_w)
+        child_fds = [fd for fd in (to_child_r, from_child_w, out_w, report_w, info_w) if fd is not None]
+        command, env, cwd, module_path, source_dir = self._command(to_child_r, from_child_w, report_w, info_w)
+        if self.sandbox == "uid":
+            nproc = self.limits.processes
+        elif self.sandbox == "namespaces" and self.uid is not None:
+            nproc = self.limits.processes  # counted for the fresh uid the child becomes
+        else:
+            nproc = _nproc_for_own_user(self.limits.processes)
+        join = self.cgroup.join_fds() if self.cgroup is not None else []
         failure = None
         try:
-            self.proc = subprocess.Popen(
-                # -u: what the learner prints reaches the grader at once (and survives a kill).
-                [sys.executable, "-I", "-u", CHILD_SCRIPT, str(to_child_r), str(from_child_w), str(report_w)],
-                stdin=subprocess.DEVNULL, stdout=out_w, stderr=subprocess.STDOUT,
-                cwd=self.workdir, env=self._child_env(), pass_fds=(to_child_r, from_child_w, report_w),
-                start_new_session=True, close_fds=True,
-                preexec_fn=functools.partial(_prepare_child, self.limits, self.uid, keep_read, nproc),
+            self.proc = _spawn(
+                command, stdin=subprocess.DEVNULL, stdout=out_w, stderr=subprocess.STDOUT,
+                cwd=cwd, env=env, pass_fds=tuple(child_fds), start_new_session=True, close_fds=True,
+                preexec_fn=functools.partial(_prepare_child, self.limits, self.uid if self.sandbox == "uid" else None,
+                                             nproc, tuple(join)),
             )
         except (OSError, subprocess.SubprocessError) as exc:
             failure = exc
         finally:
-            for fd in child_fds:  # the child has its copies (or there is no child)
+            for fd in child_fds + join:  # the child has its copies (or there is no child)
                 os.close(fd)
         if failure is not None:
-            for fd in (to_child_w, from_child_r, out_r, report_r):
-                os.close(fd)
-            if self.uid is not None:  # this machine will not switch users: run as ourselves
-                _SANDBOX_BROKEN.add(self.sandbox)
-                sandbox_mode.cache_clear()
-                self.starts -= 1
-                return self.start()
+            for fd in (to_child_w, from_child_r, out_r, report_r, info_r):
+                if fd is not None:
+                    os.close(fd)
             raise ProcessGone("start", f"could not be started ({failure})")
         self._to_child, self._from_child, self._out_r, self._report_r = to_child_w, from_child_r, out_r, report_r
         self._out_eof = False
@@ -186,6 +189,8 @@ class LearnerProcess:
             os.set_blocking(fd, False)
         for fd in (self._to_child, self._from_child, self._out_r, self._report_r):
             fcntl.fcntl(fd, fcntl.F_SETFD, fcntl.FD_CLOEXEC)
+        if info_r is not None:
+            self._namespace_pidfd = _namespace_pidfd(info_r, self.proc, self.limits.call_timeout)
         forbidden, allowed = forbidden_roots(self.source_dir)
         reply = self._request({"op": "load", "path": module_path, "module": self.module_name,
                                "source_dir": source_dir, "torch": self.torch,
@@ -203,27 +208,53 @@ class LearnerProcess:
             self.load_error = {"type": "Error", "message": "the module could not be loaded"}
         return self.load_error
 
-    def _copy_sources(self) -> tuple[str, str]:
-        """Copy the exercise folder's modules where the child's own user can read them."""
-        import stat
+    def _stage(self) -> None:
+        """Copy the graded folder's modules and the runner's own files into the private folder.
 
-        src = os.path.join(self.workdir, "src")
+        Regular ``.py`` files only, never through a symlink, and never more than a bounded
+        size: the folder is a gate snapshot already, and this keeps it so whoever calls.
+        """
+        src, runner = os.path.join(self.workdir, "src"), os.path.join(self.workdir, "runner")
         os.mkdir(src, 0o755)
-        for name in os.listdir(self.source_dir):
-            path = os.path.join(self.source_dir, name)
-            try:  # regular files only: a symlink to /etc/shadow must not be copied by root
-                fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
-            except OSError:
-                continue
-            with os.fdopen(fd, "rb") as f:
-                st = os.fstat(f.fileno())
-                if not name.endswith(".py") or not stat.S_ISREG(st.st_mode) or st.st_size > 4 << 20:
-                    continue
-                data = f.read()
-            with open(os.path.join(src, name), "wb") as out:
-                out.write(data)
-            os.chmod(os.path.join(src, name), 0o644)
-        return os.path.join(src, os.path.basename(self.module_path)), src
+        os.mkdir(runner, 0o755)
+        try:
+            names = os.listdir(os.fsencode(self.source_dir))
+        except OSError:
+            names = []
+        for name in names:
+            if name.endswith(b".py"):
+                _copy_regular(os.path.join(os.fsencode(self.source_dir), name), os.path.join(os.fsencode(src), name))
+        for name in isolation.RUNNER_FILES:
+            _copy_regular(os.path.join(RUNNER_DIR, name), os.path.join(runner, name))
+        if self.sandbox == "uid":  # the staged copy belongs to the child's own user, and only to it
+            for folder in (self.workdir, src, runner):
+                os.chown(folder, self.uid, self.uid)
+
+    def _staged_module(self) -> str:
+        return os.path.join(self.workdir, "src", os.path.basename(self.module_path))
+
+    def _command(self, to_child_r, from_child_w, report_w, info_w):
+        """(argv, environment, working folder, module path, source folder) for this mode."""
+        env = self._child_env()
+        fds = [str(to_child_r), str(from_child_w), str(report_w)]
+        python = isolation.real_executable()
+        if self.sandbox == "namespaces":
+            inside = isolation.CHILD_WORK
+            env.update(HOME=inside, TMPDIR=inside)
+            hidden = [os.path.dirname(GRADER_DIR), GRADER_DIR, self.source_dir, self.workdir]
+            hidden += forbidden_roots(self.source_dir)[0]
+            args = isolation.sandbox_arguments(as_root=self.uid is not None, staged=self.workdir,
+                                               scratch_mb=self.limits.scratch_mb, hidden=hidden, env=env)
+            args[1:1] = ["--info-fd", str(info_w)]
+            child = [python, "-I", "-u", f"{isolation.CHILD_RUNNER}/child.py", *fds]
+            if self.uid is not None:
+                child += ["--become", str(self.uid)]
+            src = f"{inside}/src"
+            return args + child, {}, "/", f"{src}/{os.path.basename(self.module_path)}", src
+        env.update(HOME=self.workdir, TMPDIR=self.workdir)
+        src = os.path.join(self.workdir, "src")
+        child = [python, "-I", "-u", os.path.join(self.workdir, "runner", "child.py"), *fds]
+        return child, env, self.workdir, self._staged_module(), src
 
     @property
     def alive(self) -> bool:
@@ -232,9 +263,17 @@ class LearnerProcess:
     def close(self) -> None:
         """Kill the child and everything it started; remove its files."""
         if self.proc is not None:
-            _kill_everything(self.proc.pid, self.uid, self._token)
+            if self._namespace_pidfd is not None:  # the namespace's first process: all of it goes
+                _kill_pidfd(self._namespace_pidfd)
+            _kill_everything(self.proc.pid, self.uid if self.sandbox == "uid" else None, self._token)
+            if self.cgroup is not None:
+                self.cgroup.kill()
             self.proc.wait()
-            if self.uid is not None:  # the child is reaped: whatever of its user still runs is a leftover
+            if self._namespace_pidfd is not None:
+                _wait_pidfd(self._namespace_pidfd)
+                os.close(self._namespace_pidfd)
+                self._namespace_pidfd = None
+            if self.sandbox == "uid" and self.uid is not None:  # whatever of its user still runs is a leftover
                 _kill_uid(self.uid)
             self._drain_output(check=False)
             self._read_reports()
@@ -247,10 +286,13 @@ class LearnerProcess:
             self._to_child = self._from_child = self._out_r = self._report_r = None
             self._out_eof = True
             self.proc = None
+        if self.cgroup is not None:
+            self.cgroup.remove()
+            self.cgroup = None
         if self.workdir is not None:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+            _remove_tree(self.workdir)
             self.workdir = None
-        if self.uid is not None:
+        if self.sandbox == "uid" and self.uid is not None:
             _remove_files_of(self.uid)
 
     def __enter__(self):
@@ -283,8 +325,8 @@ class LearnerProcess:
         env = {k: v for k, v in os.environ.items()
                if k in _ENV_KEEP or k.startswith(_ENV_KEEP_PREFIXES)}
         env.setdefault("PATH", "/usr/bin:/bin")
-        env["HOME"] = self.workdir
-        env["TMPDIR"] = self.workdir
+        env.setdefault("LANG", "C.UTF-8")
+        env["USER"] = env["LOGNAME"] = "learner"
         env["PYTHONHASHSEED"] = "0"
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         env["GRADE_SANDBOX_TOKEN"] = self._token  # finds descendants at close, whatever their session
@@ -292,8 +334,12 @@ class LearnerProcess:
             env[var] = str(self.limits.threads)
         return env
 
-    def _apply_limits(self) -> None:  # kept for callers that start children themselves
-        _prepare_child(self.limits, None, False, None)
+    def _cpu_exceeded(self) -> bool:
+        """All processes of the submission together used more CPU time than allowed (cgroup)."""
+        if self.cgroup is None:
+            return False
+        used = self.cgroup.cpu_seconds()
+        return used is not None and used > self.limits.cpu_seconds
 
     # ------------------------------------------------------------------ requests
     def call(self, fn: str | None, args=(), kwargs=None, *, return_args=False, keep=False,
@@ -407,7 +453,14 @@ class LearnerProcess:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise self._timed_out(timeout)
-            ready, _, _ = select.select(self._watched(self._from_child), [], [], remaining)
+            # Short waits where a cgroup counts CPU time: all of the learner's processes
+            # together may not use more than cpu_seconds, checked while it works.
+            wait = min(remaining, 0.5) if self.cgroup is not None else remaining
+            ready, _, _ = select.select(self._watched(self._from_child), [], [], wait)
+            if self._cpu_exceeded():
+                self.close()
+                raise ProcessGone("cpu", f"was stopped: its processes together used more than the "
+                                         f"{self.limits.cpu_seconds} s of CPU time allowed")
             if not ready:
                 continue
             if self._out_r in ready:
@@ -487,10 +540,14 @@ class LearnerProcess:
         except OSError:
             pass
         tail = self.output_tail(600).strip()
+        oom = self.cgroup is not None and self.cgroup.out_of_memory()
         self.close()
         if self.violations:
             return ProcessGone("forbidden", self.violation_message())
         lim = self.limits
+        if oom:
+            return ProcessGone("memory", f"was stopped: its processes together used more than the "
+                                         f"{lim.memory_mb} MB of memory allowed")
         if code is None:
             return ProcessGone("protocol", "stopped answering the grader")
         when = " after answering the previous call" if after_reply else ""
@@ -509,6 +566,7 @@ class LearnerProcess:
         if tail:
             message += f" Its last output was: {tail[-300:]}"
         return ProcessGone("exited", message)
+
 
 
 def _str_list(value) -> list:
@@ -549,114 +607,136 @@ def forbidden_roots(source_dir: str) -> tuple[list[str], list[str]]:
     return roots, [source, os.path.realpath(RUNNER_DIR)]
 
 
-# ---------------------------------------------------------------------------- users and limits
-
-_SANDBOX_BROKEN: set[str] = set()
 
 
-@functools.lru_cache(maxsize=None)
-def sandbox_mode(torch: bool = False) -> str:
-    """How children run on this machine: "user", "user+read" or "off" (see LearnerProcess)."""
-    if not sys.platform.startswith("linux") or os.geteuid() != 0:
-        return "off"
-    if os.environ.get(SANDBOX_USER_ENV, "").strip().lower() in ("off", "0", "no", "false"):
-        return "off"
-    needed = [os.path.realpath(sys.executable), RUNNER_DIR]
-    needed += [p for p in {sysconfig.get_path(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")} if p]
-    for name in ("numpy",) + (("torch",) if torch else ()):
+# ---------------------------------------------------------------------------- starting
+
+
+_launcher: queue.Queue | None = None
+_launcher_lock = threading.Lock()
+
+
+def _spawn(command: list, **popen) -> subprocess.Popen:
+    """``subprocess.Popen`` run on one long-lived thread.
+
+    ``--die-with-parent`` (and ``PR_SET_PDEATHSIG`` in general) fires when the *thread* that
+    started a process ends, not the process: a learner process started from a short-lived
+    thread (the timed runs start two at once) would be killed with it. Every start goes
+    through this one thread, which lives as long as the grader.
+    """
+    global _launcher
+    if threading.current_thread() is threading.main_thread():
+        return subprocess.Popen(command, **popen)
+    with _launcher_lock:
+        if _launcher is None:
+            _launcher = queue.Queue()
+
+            def serve(jobs: queue.Queue) -> None:
+                while True:
+                    job, done = jobs.get()
+                    try:
+                        done.put((True, job()))
+                    except BaseException as exc:  # noqa: B902 - handed back to the caller
+                        done.put((False, exc))
+
+            threading.Thread(target=serve, args=(_launcher,), name="grade-launcher", daemon=True).start()
+    done: queue.Queue = queue.Queue(maxsize=1)
+    _launcher.put((functools.partial(subprocess.Popen, command, **popen), done))
+    ok, value = done.get()
+    if not ok:
+        raise value
+    return value
+
+
+def _private_folder(name: str, uid: int | None) -> str:
+    """A fresh folder for one learner process (mode 0700); for a child with a uid of its own,
+    inside a folder that uid may pass through (``0711``) but not list, wherever TMPDIR is."""
+    base = None
+    if uid is not None:
+        base = os.path.join(tempfile.gettempdir() if isolation.others_can_reach(tempfile.gettempdir())
+                            else "/tmp", f"grade-sandbox-{os.getuid()}")
         try:
-            import importlib.util
-
-            spec = importlib.util.find_spec(name)
-            if spec is not None and spec.origin:
-                needed.append(os.path.dirname(spec.origin))
-        except (ImportError, ValueError):
+            os.mkdir(base, 0o711)
+        except FileExistsError:
             pass
-    if "user" not in _SANDBOX_BROKEN and all(_others_can_reach(p) for p in needed if os.path.exists(p)):
-        return "user"
-    if "user+read" not in _SANDBOX_BROKEN and _has_capability(2):  # CAP_DAC_READ_SEARCH
-        return "user+read"
-    return "off"
+        st = os.lstat(base)
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+            raise ProcessGone("start", f"{base} is not a folder of the grader's own")
+        os.chmod(base, 0o711)
+    return tempfile.mkdtemp(prefix=f"grade-{name}-", dir=base)
 
 
-def _others_can_reach(path: str) -> bool:
-    """Can a user with no relation to the owner read ``path`` (every folder on the way searchable)?"""
-    import stat
-
+def _copy_regular(source, target) -> None:
+    """Copy one regular file (never a symlink, FIFO or device; at most a bounded size)."""
     try:
-        path = os.path.realpath(path)
-        st = os.stat(path)
-        if not st.st_mode & stat.S_IROTH or (stat.S_ISDIR(st.st_mode) and not st.st_mode & stat.S_IXOTH):
-            return False
-        parent = os.path.dirname(path)
-        while True:
-            if not os.stat(parent).st_mode & stat.S_IXOTH:
-                return False
-            if parent == os.path.dirname(parent):
-                return True
-            parent = os.path.dirname(parent)
+        fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
-        return False
-
-
-def _has_capability(bit: int) -> bool:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("CapEff:"):
-                    return bool(int(line.split()[1], 16) >> bit & 1)
-    except (OSError, ValueError):
-        pass
-    return False
-
-
-@functools.lru_cache(maxsize=None)
-def _libc():
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-
-    class Header(ctypes.Structure):
-        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
-
-    class Data(ctypes.Structure):
-        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
-                    ("inheritable", ctypes.c_uint32)]
-
-    return ctypes, libc, Header, Data
-
-
-_made_undumpable = False
-
-
-def _make_undumpable() -> None:
-    """Keep same-user processes out of the grader's memory and environment (/proc/PID/mem)."""
-    global _made_undumpable
-    if _made_undumpable or not sys.platform.startswith("linux"):
         return
-    _made_undumpable = True
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode) or st.st_size > _STAGED_FILE_LIMIT:
+            return
+        data = f.read(_STAGED_FILE_LIMIT + 1)[:_STAGED_FILE_LIMIT]
+    out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    with os.fdopen(out, "wb") as f:
+        f.write(data)
+
+
+def _remove_tree(path: str) -> None:
+    """Remove a folder whatever the learner's process left in it (read-only folders included)."""
+    def unlock(func, p, _exc):
+        try:
+            os.chmod(os.path.dirname(p), 0o700)
+            func(p)
+        except OSError:
+            pass
+
+    shutil.rmtree(path, onerror=unlock)
+
+
+def _namespace_pidfd(info_r: int, proc: subprocess.Popen, timeout: float) -> int | None:
+    """A pidfd of the namespace's first process, from bubblewrap's ``--info-fd`` JSON."""
+    data, deadline = b"", time.monotonic() + max(5.0, timeout)
     try:
-        _libc()[1].prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE
+        while b"}" not in data and time.monotonic() < deadline and len(data) < 4096:
+            ready, _, _ = select.select([info_r], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                break
+            chunk = os.read(info_r, 4096)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(info_r)
+    try:
+        pid = int(json.loads(data[: data.index(b"}") + 1])["child-pid"])
+        return os.pidfd_open(pid)
+    except (ValueError, KeyError, TypeError, OSError, AttributeError):
+        return None
+
+
+def _kill_pidfd(pidfd: int) -> None:
+    try:
+        signal.pidfd_send_signal(pidfd, signal.SIGKILL)
     except (OSError, AttributeError):
         pass
 
 
-def _nproc_for_own_user(processes: int) -> int | None:
-    """RLIMIT_NPROC counts every process of the user: allow what runs now plus ``processes``."""
-    if os.geteuid() == 0 or not os.path.isdir("/proc/self/task"):
-        return None  # root is not held by RLIMIT_NPROC anyway
-    uid, count = os.getuid(), 0
-    for pid in _pids():
-        info = _status(pid)
-        if info and info["uid"] == uid:
-            count += info["threads"]
-    return count + processes
+def _wait_pidfd(pidfd: int, timeout: float = 10.0) -> None:
+    """Wait until that process (and so its whole PID namespace) has ended."""
+    try:
+        select.select([pidfd], [], [], timeout)
+    except (OSError, ValueError):
+        pass
 
 
-def _prepare_child(limits: Limits, uid: int | None, keep_read: bool, nproc: int | None) -> None:
-    """Runs in the child between fork and exec: limits, then (as root) a user of its own."""
+def _prepare_child(limits: Limits, uid: int | None, nproc: int | None, cgroup_fds: tuple = ()) -> None:
+    """Runs in the child between fork and exec: join the submission's cgroup, set the
+    limits, then (uid mode) become a user of its own."""
     import resource
 
+    for fd in cgroup_fds:  # "0": the writing process itself, before it can start anything
+        os.write(fd, b"0")
     mb = 1024 * 1024
     settings = [
         (resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1)),
@@ -674,34 +754,19 @@ def _prepare_child(limits: Limits, uid: int | None, keep_read: bool, nproc: int 
         except (ValueError, OSError):
             pass
     if uid is not None:
-        _become(uid, keep_read)
+        identity.become(uid)
 
 
-def _become(uid: int, keep_read: bool) -> None:
-    """Switch to ``uid`` for good: no way back, no setuid programs, no capabilities but one."""
-    ctypes, libc, Header, Data = _libc()
-
-    def check(result, what):
-        if result != 0:
-            raise OSError(ctypes.get_errno(), what)
-
-    check(libc.prctl(38, 1, 0, 0, 0), "PR_SET_NO_NEW_PRIVS")
-    for cap in range(64):  # empty the bounding set, but for the one capability kept
-        if not (keep_read and cap == 2):
-            libc.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP (EINVAL past the last capability)
-    if keep_read:
-        check(libc.prctl(8, 1, 0, 0, 0), "PR_SET_KEEPCAPS")
-    os.setgroups([])
-    os.setresgid(uid, uid, uid)
-    os.setresuid(uid, uid, uid)
-    if keep_read:
-        header, data = Header(0x20080522, 0), (Data * 2)()
-        data[0].effective = data[0].permitted = data[0].inheritable = 1 << 2
-        check(libc.capset(ctypes.byref(header), data), "capset")
-        check(libc.prctl(47, 2, 2, 0, 0), "PR_CAP_AMBIENT_RAISE")  # survives exec
-        check(libc.prctl(8, 0, 0, 0, 0), "PR_SET_KEEPCAPS")
-    if os.getuid() == 0 or os.geteuid() == 0:
-        raise OSError("still root")
+def _nproc_for_own_user(processes: int) -> int | None:
+    """RLIMIT_NPROC counts every process of the user: allow what runs now plus ``processes``."""
+    if os.geteuid() == 0 or not os.path.isdir("/proc/self/task"):
+        return None  # root is not held by RLIMIT_NPROC anyway
+    uid, count = os.getuid(), 0
+    for pid in _pids():
+        info = _status(pid)
+        if info and info["uid"] == uid:
+            count += info["threads"]
+    return count + processes
 
 
 # ---------------------------------------------------------------------------- ending everything
@@ -842,7 +907,7 @@ def _environ(pid: int) -> bytes:
 
 def _remove_files_of(uid: int) -> None:
     """Delete what a child's own user left at the top of the shared temporary folders."""
-    for folder in {"/tmp", "/var/tmp", "/dev/shm", tempfile.gettempdir()}:
+    for folder in {"/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/var/lock", tempfile.gettempdir()}:
         try:
             entries = list(os.scandir(folder))
         except OSError:

@@ -20,7 +20,7 @@ full marks there, a bounded run time, and no process left behind afterwards.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -36,10 +36,21 @@ class Hostile:
     cli: bool = False  # graded through the real `grade` command in a subprocess
     timing: bool = False  # with the timed runs (only through the command)
     also: tuple[str, ...] = ()  # other functions of the exercise graded too (their first check)
+    # (verdict, message) where learner processes run in namespaces and the target of the
+    # attack is simply not there (no solutions/, no grader process to look at): the attack
+    # gets nothing, and the tripwire has nothing to flag.
+    in_namespaces: tuple = ()
 
     @property
     def messages(self) -> tuple[str, ...]:
         return (self.message,) if isinstance(self.message, str) else self.message
+
+    def under(self, mode: str) -> "Hostile":
+        """This case's expected verdict under sandbox ``mode``."""
+        if mode != "namespaces" or not self.in_namespaces:
+            return self
+        verdict, message = self.in_namespaces
+        return replace(self, verdict=verdict, message=message)
 
 
 SHORT = {"call_timeout": 3.0}
@@ -97,20 +108,21 @@ CASES = [
     Hostile("write_report", "output", "vectors", "dot", DOT, "fail", "only write files in their own working folder",
             SHORT),
     Hostile("write_grader_stdout", "output", "vectors", "dot", DOT, "flagged", "grader's own process", SHORT,
-            cli=True),
+            cli=True, in_namespaces=("unchanged", "")),
     # ----------------------------------------------------------------- peeking
-    Hostile("import_solution", "peeking", "vectors", "dot", (), "flagged", "reference solution", SHORT),
+    Hostile("import_solution", "peeking", "vectors", "dot", (), "flagged", "reference solution", SHORT,
+            in_namespaces=("error", "No module named 'solutions'")),
     Hostile("read_solution_file", "peeking", "vectors", "dot", (), "flagged", "reference solution", SHORT),
     Hostile("load_solution_by_spec", "peeking", "vectors", "dot", (), "flagged", "reference solution", SHORT),
     # Caught in dot's process while cross is graded in another: cross scores 0 as well.
     Hostile("read_quiz_keys", "peeking", "vectors", "dot", DOT, "flagged", "reference solution", SHORT,
             also=("cross",)),
     Hostile("read_grader_memory", "peeking", "vectors", "dot", DOT, "flagged", "grader's own process", SHORT,
-            also=("cross",)),
+            also=("cross",), in_namespaces=("fail", ("Permission denied", "No such file"))),
     Hostile("use_network", "peeking", "vectors", "dot", DOT, "fail", "may not use the network", SHORT),
     Hostile("inspect_frames", "peeking", "vectors", "dot", DOT, "fail", "expected", SHORT),
     Hostile("steal_environment", "peeking", "vectors", "dot", DOT, "flagged", "grader's own process", SHORT,
-            cli=True),
+            cli=True, in_namespaces=("error", "PARENT refused")),
     Hostile("junk_on_protocol", "peeking", "vectors", "dot", DOT, "fail", "could not read", SHORT),
     # Its next call meets a dead child (or one still dying): "... ended the Python process [after
     # answering the previous call] ...", depending on which the grader sees first.
