@@ -97,24 +97,29 @@ def _first_learner_failure(group) -> str:
 
 
 def grade_exercise(exercise: Exercise, source_dir: str, seed: int,
-                   functions: list[str] | None = None) -> ExerciseResult:
+                   functions: list[str] | None = None, *, display_source: str | None = None) -> ExerciseResult:
     """Grade one exercise module found in ``source_dir`` (its correctness checks).
 
     ``functions`` limits grading to some of its functions (used to spread one exercise
     over several worker processes); each call starts its own learner process.
+    ``display_source``: the learner's folder, named in messages when ``source_dir`` is the
+    grader's private snapshot of it (grader/gate.py).
     """
     path = os.path.join(source_dir, exercise.module_file)
     specs = [s for s in exercise.checks() if s.kind == "correctness"
              and (functions is None or s.function in functions)]
 
+    ran_under = [""]  # the sandbox mode, once a learner process has been started
+
     def all_checks(message: str, **flags) -> ExerciseResult:
-        return ExerciseResult(exercise.name, message=message, checks=[
+        return ExerciseResult(exercise.name, message=message, sandbox=ran_under[0], checks=[
             CheckResult(name=s.title, function=s.function, kind=s.kind, passed=False,
                         max_score=s.points, message=message, **flags) for s in specs])
 
     if not os.path.isfile(path):
-        return all_checks(f"{path} was not found: grade looks for a file named {exercise.module_file} "
-                          f"in {source_dir}", error=True)
+        shown = display_source if display_source is not None else source_dir
+        return all_checks(f"{os.path.join(shown, exercise.module_file)} was not found: grade looks for a "
+                          f"file named {exercise.module_file} in {shown}", error=True)
     registry = exercise.registry()
     with LearnerProcess(exercise.name, path, exercise.limits, torch=exercise.framework == "torch",
                         forbid_autograd=exercise.forbid_autograd, seed=seed) as process:
@@ -122,6 +127,7 @@ def grade_exercise(exercise: Exercise, source_dir: str, seed: int,
             load_error = process.start()
         except Exception as gone:  # ProcessGone while importing: hang, exit, crash
             load_error = {"type": "", "message": getattr(gone, "message", str(gone)), "gone": True}
+        ran_under[0] = process.sandbox
         if process.violations:  # read the reference solution or looked at the grader: nothing counts
             return all_checks(f"{exercise.module_file} {process.violation_message()}.", extra={"flagged": True})
         if load_error is not None:
@@ -148,7 +154,13 @@ def grade_exercise(exercise: Exercise, source_dir: str, seed: int,
             results.append(result)
         if process.violations:
             return all_checks(f"{exercise.module_file} {process.violation_message()}.", extra={"flagged": True})
-    return ExerciseResult(exercise.name, checks=results)
+    return ExerciseResult(exercise.name, checks=results, sandbox=process.sandbox)
+
+
+def _weakest(modes: list[str]) -> str:
+    """The weakest isolation any part of an exercise ran under ("" if none ran code)."""
+    ranked = [m for m in ("none", "uid", "namespaces") if m in modes]
+    return ranked[0] if ranked else ""
 
 
 def import_error_text(exercise: Exercise, path: str, error: dict) -> str:
@@ -176,8 +188,12 @@ def import_error_text(exercise: Exercise, path: str, error: dict) -> str:
 
 
 def grade(course: Course, names: list[str], source_dir: str, seed: int, *, jobs: int = 1,
-          progress: Progress | None = None, timing: bool = False) -> Report:
+          progress: Progress | None = None, timing: bool = False,
+          display_source: str | None = None) -> Report:
     """Grade ``names`` (reported in course order) from ``source_dir``.
+
+    The commands grade from a snapshot of the learner's folder (grader/gate.py) and pass
+    the folder itself as ``display_source``, the one messages name.
 
     With ``timing`` the timed runs follow the correctness checks, one exercise at a time
     and never in parallel (see grader/timing/): checks of kind ``timing`` are appended to
@@ -216,17 +232,19 @@ def grade(course: Course, names: list[str], source_dir: str, seed: int, *, jobs:
         progress("", 0, len(exercises))
     if jobs > 1 and len(tasks) > 1:
         with ProcessPoolExecutor(max_workers=min(jobs, len(tasks))) as pool:
-            futures = {pool.submit(grade_exercise, t[0], source_dir, seed, list(t[1])): t for t in tasks}
+            futures = {pool.submit(grade_exercise, t[0], source_dir, seed, list(t[1]),
+                                   display_source=display_source): t for t in tasks}
             for future in as_completed(futures):
                 record(futures[future], future.result())
     else:
         for t in tasks:
-            record(t, grade_exercise(t[0], source_dir, seed, list(t[1])))
+            record(t, grade_exercise(t[0], source_dir, seed, list(t[1]), display_source=display_source))
     report = Report()
     for e in exercises:
         pieces = [parts[(e.name, f.name)] for f in e.functions if (e.name, f.name) in parts]
         merged = ExerciseResult(e.name, checks=[c for p in pieces for c in p.checks],
-                                message=next((p.message for p in pieces if p.message), ""))
+                                message=next((p.message for p in pieces if p.message), ""),
+                                sandbox=_weakest([p.sandbox for p in pieces]))
         flag = next((c.message for c in merged.checks if c.extra.get("flagged")), None)
         if flag is not None:  # one function's process read the reference solution: the exercise scores 0
             merged = ExerciseResult(e.name, message=flag, checks=[

@@ -17,6 +17,7 @@ UID_RANGE = (1_900_000_000, 2_000_000_000)  # fresh uids for children; no accoun
 _PR_SET_NO_NEW_PRIVS = 38
 _PR_CAPBSET_DROP = 24
 _PR_SET_DUMPABLE = 4
+_PR_SET_PDEATHSIG = 1
 _PR_CAP_AMBIENT = 47
 _PR_CAP_AMBIENT_CLEAR_ALL = 4
 _libc_cache = []
@@ -63,6 +64,15 @@ def _effective_capabilities() -> int:
     except (OSError, ValueError):
         pass
     return 0
+
+
+def die_with_parent() -> None:
+    """SIGKILL this process when the thread that started it ends (``PR_SET_PDEATHSIG``)."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc()[1].prctl(_PR_SET_PDEATHSIG, 9, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
 
 
 def make_undumpable() -> None:

@@ -149,7 +149,7 @@ class LearnerProcess:
             self._autograd_lint = autograd_uses(self._staged_module(), os.path.join(self.workdir, "src"))
         self._token = os.urandom(8).hex()
         self._out_tail, self._out_total, self._report_buf = bytearray(), 0, b""
-        self.cgroup = cgroup.create(self.limits.memory_mb, self.limits.processes) if self.sandbox != "none" else None
+        self.cgroup = cgroup.create(self.limits.memory_mb, self.limits.processes)
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
         out_r, out_w = os.pipe()
@@ -165,6 +165,7 @@ class LearnerProcess:
         else:
             nproc = _nproc_for_own_user(self.limits.processes)
         join = self.cgroup.join_fds() if self.cgroup is not None else []
+        identity.libc()  # loaded here: the child calls into it between fork and exec
         failure = None
         try:
             self.proc = _spawn(
@@ -755,6 +756,9 @@ def _prepare_child(limits: Limits, uid: int | None, nproc: int | None, cgroup_fd
             pass
     if uid is not None:
         identity.become(uid)
+    # Ends with the grader, however the grader ends (after a uid change, which clears it).
+    # Namespaces mode gets the same from bubblewrap's --die-with-parent.
+    identity.die_with_parent()
 
 
 def _nproc_for_own_user(processes: int) -> int | None:

@@ -40,6 +40,9 @@ class Hostile:
     # attack is simply not there (no solutions/, no grader process to look at): the attack
     # gets nothing, and the tripwire has nothing to flag.
     in_namespaces: tuple = ()
+    # What the defence needs from the machine: "isolation" (namespaces or a uid of its own),
+    # "namespaces", or "cgroup" (limits for all of a learner's processes together).
+    needs: str = ""
 
     @property
     def messages(self) -> tuple[str, ...]:
@@ -124,6 +127,18 @@ CASES = [
     Hostile("steal_environment", "peeking", "vectors", "dot", DOT, "flagged", "grader's own process", SHORT,
             cli=True, in_namespaces=("error", "PARENT refused")),
     Hostile("junk_on_protocol", "peeking", "vectors", "dot", DOT, "fail", "could not read", SHORT),
+    Hostile("forged_header", "peeking", "vectors", "dot", DOT, "fail", "MiB allowed", SHORT),
+    # ----------------------------------------------------------------- the kernel's walls
+    # Python's audit hook cannot resolve a path relative to a folder descriptor: only the
+    # sandbox keeps these out (needs="isolation": skipped where learner code runs as the
+    # grader's own user, which SECURITY.md says is practice only).
+    Hostile("dir_fd_read_solution", "walls", "vectors", "dot", DOT, "fail", ("No such file", "Permission denied"),
+            SHORT, needs="namespaces"),
+    Hostile("dir_fd_write_report", "walls", "vectors", "dot", DOT, "unchanged", "", SHORT, needs="isolation"),
+    Hostile("leave_files_behind", "walls", "vectors", "dot", DOT, "unchanged", "", SHORT, needs="isolation"),
+    Hostile("memory_helpers", "walls", "vectors", "dot", DOT, "fail",
+            ("returned -1.0", "used more than the 600 MB", "stopped by signal"),
+            {"call_timeout": 20.0, "memory_mb": 600}, needs="cgroup"),
     # Its next call meets a dead child (or one still dying): "... ended the Python process [after
     # answering the previous call] ...", depending on which the grader sees first.
     Hostile("forged_reply", "peeking", "vectors", "dot", DOT, "fail", "ended the Python process", SHORT),

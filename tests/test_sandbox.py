@@ -1,0 +1,257 @@
+"""The sandbox itself (grader/runner/isolation.py, sandbox.py, cgroup.py): which mode a
+machine gets, what a learner process can see in each, and that ending the grader ends it.
+
+The hostile submissions in tests/hostile/ (test_hostile.py) attack it as a learner would;
+these tests look at it from outside.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from grader.runner import cgroup, isolation, wire
+from grader.runner.sandbox import LearnerProcess, Limits, ProcessGone, sandbox_mode
+from helpers import ROOT
+
+LOOK_AROUND = '''
+import os
+
+def look():
+    """What the learner's process can see of the machine."""
+    seen = {"uid": os.getuid(), "root": sorted(os.listdir("/")),
+            "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
+            "cwd": os.getcwd(), "tmp": os.environ.get("TMPDIR")}
+    for name, path in (("repo", "__REPO__"), ("solutions", "__REPO__/solutions"), ("home", "/home"),
+                       ("host_tmp_marker", "/tmp/__MARKER__")):
+        seen[name] = os.path.exists(path)
+    try:
+        import socket
+        socket.create_connection(("127.0.0.1", 9), timeout=1)
+        seen["network"] = "connected"
+    except Exception as exc:
+        seen["network"] = type(exc).__name__
+    return seen
+
+def write_scratch(mb):
+    with open(os.path.join(os.environ["TMPDIR"], "scratch"), "wb") as f:
+        for _ in range(mb):
+            f.write(b"x" * (1 << 20))
+    return mb
+
+def spin():
+    while True:
+        pass
+'''
+
+namespaces_only = pytest.mark.skipif(sandbox_mode() != "namespaces",
+                                     reason="bubblewrap cannot build namespaces on this machine")
+
+
+def module(tmp_path: Path, marker: str = "0") -> Path:
+    path = tmp_path / "peek.py"
+    path.write_text(LOOK_AROUND.replace("__REPO__", str(ROOT)).replace("__MARKER__", marker))
+    return path
+
+
+# ----------------------------------------------------------------------------- choosing a mode
+
+
+@pytest.mark.parametrize("value", ["none", "NONE", " none "])
+def test_grade_sandbox_none_is_honoured(monkeypatch, value):
+    monkeypatch.setenv("GRADE_SANDBOX", value)
+    assert sandbox_mode() == "none"
+
+
+def test_an_unknown_mode_is_an_error_that_names_the_choices(monkeypatch):
+    monkeypatch.setenv("GRADE_SANDBOX", "docker")
+    with pytest.raises(isolation.SandboxUnavailable, match="auto, namespaces, uid or none"):
+        sandbox_mode()
+
+
+def test_asking_for_a_mode_the_machine_lacks_is_an_error_not_a_downgrade(monkeypatch):
+    monkeypatch.setenv("GRADE_SANDBOX", "namespaces")
+    monkeypatch.setattr(isolation, "bwrap_problem", lambda: "bubblewrap is not installed")
+    with pytest.raises(isolation.SandboxUnavailable, match="bubblewrap is not installed"):
+        sandbox_mode()
+    monkeypatch.setenv("GRADE_SANDBOX", "auto")
+    assert sandbox_mode() in ("uid", "none")  # auto takes the strongest that works
+
+
+def test_a_mode_that_fails_reaches_the_learner_as_one_clear_message(monkeypatch, tmp_path):
+    monkeypatch.setenv("GRADE_SANDBOX", "namespaces")
+    monkeypatch.setattr(isolation, "bwrap_problem", lambda: "bubblewrap is not installed (apt-get install bubblewrap)")
+    with LearnerProcess("peek", str(module(tmp_path))) as process:
+        with pytest.raises(ProcessGone, match="apt-get install bubblewrap"):
+            process.start()
+
+
+def test_the_grader_package_is_masked_wherever_the_runtime_exposes_it(tmp_path):
+    # An installed (not editable) grader lies in site-packages, which the child must read.
+    site = isolation.runtime_paths()[0]
+    inside = os.path.join(site, "lib")
+    if not os.path.isdir(inside):
+        pytest.skip("no folder to stand for an installed package here")
+    args = isolation.masks([inside, str(tmp_path)])
+    assert args[args.index("--tmpfs") + 1] == os.path.realpath(inside)
+    assert str(tmp_path) not in args  # not inside anything bound: nothing to mask
+
+
+# ----------------------------------------------------------------------------- what the learner sees
+
+
+@namespaces_only
+def test_in_namespaces_the_learner_sees_only_the_runtime_and_its_own_files(tmp_path):
+    marker = f"grade-host-{os.getpid()}"
+    Path("/tmp", marker).write_text("the host's /tmp")
+    try:
+        with LearnerProcess("peek", str(module(tmp_path, marker))) as process:
+            assert process.start() is None
+            seen = process.call("look").value
+    finally:
+        os.unlink(f"/tmp/{marker}")
+    assert not seen["repo"] and not seen["solutions"] and not seen["home"] and not seen["host_tmp_marker"]
+    assert set(seen["root"]) <= {"usr", "bin", "sbin", "lib", "lib32", "lib64", "etc", "proc", "dev", "sys",
+                                 "tmp", "work", "opt", "root", "home", "srv", "var"} | set(
+        p.strip("/").split("/")[0] for p in isolation.runtime_paths())
+    assert seen["pids"] and max(seen["pids"]) < 10, "its own PID namespace: only its own few processes"
+    assert seen["cwd"] == "/work" and seen["tmp"] == "/work"
+    assert seen["network"] != "connected"
+    if os.geteuid() == 0:
+        assert seen["uid"] != 0, "as root, the learner's process takes a fresh uid"
+
+
+@namespaces_only
+def test_the_scratch_folder_is_bounded(tmp_path):
+    limits = Limits(scratch_mb=8, call_timeout=20)
+    with LearnerProcess("peek", str(module(tmp_path)), limits) as process:
+        assert process.start() is None
+        assert process.call("write_scratch", [4]).value == 4
+        reply = process.call("write_scratch", [16])
+    assert reply.status == "raised" and "No space left" in reply.error["message"]
+
+
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+def _wait_for(condition, seconds: float = 20.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+@pytest.mark.skipif(sandbox_mode() == "none", reason="without a sandbox only the grader's own close ends them")
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_ending_the_grader_ends_every_learner_process(tmp_path, how):
+    """However the grader ends (even SIGKILL, which it cannot catch), its learner processes end."""
+    script = textwrap.dedent(f"""
+        import sys
+        from grader.runner.sandbox import LearnerProcess, Limits
+        p = LearnerProcess("peek", {str(module(tmp_path))!r}, Limits(call_timeout=300))
+        assert p.start() is None
+        print("started", flush=True)
+        p.call("spin")
+    """)
+    grader = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, cwd=str(ROOT))
+    try:
+        assert grader.stdout.readline().strip() == b"started"
+        learners = _descendants(grader.pid)
+        assert learners, "the learner process runs below the grader"
+        grader.send_signal(how)
+        grader.wait(timeout=30)
+        assert _wait_for(lambda: not any(_alive(p) for p in learners)), \
+            f"left running after the grader ended: {[p for p in learners if _alive(p)]}"
+    finally:
+        if grader.poll() is None:
+            grader.kill()
+
+
+# ----------------------------------------------------------------------------- whole-submission limits
+
+
+def test_a_cgroup_holds_memory_and_processes_for_all_processes_together(tmp_path, monkeypatch):
+    """The files the kernel reads, written for a cgroup v2 the machine delegates (a fake
+    hierarchy here, so the test runs on any machine)."""
+    root = tmp_path / "cgroup"
+    own = root / "grader"
+    own.mkdir(parents=True)
+    (own / "cgroup.controllers").write_text("cpu memory pids\n")
+    (own / "cgroup.subtree_control").write_text("")
+    monkeypatch.setattr(cgroup, "_own_groups", lambda: {"": "/grader"})
+    monkeypatch.setattr(cgroup, "_mounts", lambda: {"": str(root)})
+    real_mkdir = os.mkdir
+
+    def mkdir(path, mode=0o777):  # the kernel fills a new group with its files
+        real_mkdir(path, mode)
+        for name in ("memory.max", "memory.swap.max", "pids.max", "cgroup.procs", "cpu.stat", "memory.events"):
+            Path(path, name).write_text("")
+
+    monkeypatch.setattr(cgroup.os, "mkdir", mkdir)
+    group = cgroup.create(600, 32)
+    assert group is not None and group.version == 2
+    folder = Path(group.dirs[""])
+    assert (folder / "memory.max").read_text() == str(600 << 20)
+    assert (folder / "memory.swap.max").read_text() == "0"
+    assert (folder / "pids.max").read_text() == "32"
+    assert "+memory" in (own / "cgroup.subtree_control").read_text()
+    (folder / "cpu.stat").write_text("usage_usec 2500000\nuser_usec 2000000\n")
+    assert group.cpu_seconds() == 2.5
+    (folder / "memory.events").write_text("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n")
+    assert group.out_of_memory()
+
+
+def test_without_a_cgroup_nothing_is_pretended(monkeypatch):
+    monkeypatch.setattr(cgroup, "_mounts", lambda: {})
+    assert cgroup.create(600, 32) is None
+    assert cgroup.describe(None) == "none"
+
+
+# ----------------------------------------------------------------------------- replies
+
+
+def test_a_forged_length_is_refused_before_anything_is_read():
+    import struct
+
+    reads = []
+
+    def read_exactly(n):
+        reads.append(n)
+        if len(reads) == 1:
+            return struct.pack("<II", 120 << 20, 0)
+        raise AssertionError("the grader read past a forged length")
+
+    with pytest.raises(wire.WireError, match="MiB allowed"):
+        wire.unpack(read_exactly)
+    assert reads == [8]
