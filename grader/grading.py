@@ -247,7 +247,7 @@ def grade(course: Course, names: list[str], source_dir: str, seed: int, *, jobs:
                                 sandbox=_weakest([p.sandbox for p in pieces]))
         flag = next((c.message for c in merged.checks if c.extra.get("flagged")), None)
         if flag is not None:  # one function's process read the reference solution: the exercise scores 0
-            merged = ExerciseResult(e.name, message=flag, checks=[
+            merged = ExerciseResult(e.name, message=flag, sandbox=merged.sandbox, checks=[
                 CheckResult(c.name, c.function, c.kind, False, c.max_score, flag, extra={"flagged": True})
                 for c in merged.checks])
         report.exercises.append(merged)

@@ -7,16 +7,30 @@ schema of ``grade --format json``; keep it stable, CI tools and other formats re
 Schema (all keys always present)::
 
     {"score": float, "max_score": float,
+     "sandbox": "namespaces" | "uid" | "none",
      "exercises": [{"name": str, "score": float, "max_score": float,
                     "status": "passed" | "failed" | "not_started" | "error",
                     "checks": [{"name": str, "function": str,
                                 "kind": "correctness" | "timing" | "quiz",
                                 "passed": bool, "score": float, "max_score": float,
                                 "message": str}]}]}
+
+``sandbox`` is the isolation the learner's code ran under (see SECURITY.md): ``namespaces``
+(bubblewrap: its own mount, PID, IPC and network namespaces), ``uid`` (a fresh user per
+learner process, where namespaces are refused, e.g. in a Docker container) or ``none``
+(the grader's own user: practice only). When exercises ran under different modes, the
+weakest counts; a report of quizzes alone gives the machine's mode.
+
+Every string that may come from a submission (a check's ``message``; names; string values
+of ``extra``) is passed through :func:`grader.text.clean` whenever it is set, so a report
+never holds a lone surrogate, a control character (but newline and tab) or more than
+``grader.text.DEFAULT_LIMIT`` characters in one message, and every format can be written.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from .text import DEFAULT_LIMIT, clean
 
 PASSED = "passed"
 FAILED = "failed"
@@ -24,6 +38,67 @@ NOT_STARTED = "not_started"
 ERROR = "error"
 
 STATUS_LABELS = {PASSED: "passed", FAILED: "failing", NOT_STARTED: "not started", ERROR: "error"}
+
+# Isolation modes, weakest first (see SECURITY.md).
+SANDBOX_MODES = ("none", "uid", "namespaces")
+# Older names of the modes (LearnerProcess.sandbox before namespaces): a uid of its own
+# (with or without the right to read every file), or the grader's own user.
+_SANDBOX_ALIASES = {"user": "uid", "user+read": "uid", "off": "none"}
+# What each mode means, in a few words (reports print them; SECURITY.md has the details).
+SANDBOX_NOTES = {
+    "namespaces": "bubblewrap",
+    "uid": "a fresh user per learner process, without namespaces",
+    "none": "learner code ran without isolation: practice only",
+}
+
+# Fields that may hold learner-controlled text; cleaned whenever they are set.
+_TEXT_FIELDS = frozenset({"name", "function", "message"})
+
+
+def sandbox_name(mode) -> str:
+    """``mode`` as one of :data:`SANDBOX_MODES` (older names mapped; anything unknown is ``none``)."""
+    mode = _SANDBOX_ALIASES.get(str(mode or "").strip().lower(), str(mode or "").strip().lower())
+    return mode if mode in SANDBOX_MODES else "none"
+
+
+def machine_sandbox(torch: bool = False) -> str:
+    """The isolation this machine gives learner code (``none`` when that cannot be told)."""
+    try:
+        from .runner.sandbox import sandbox_mode
+
+        return sandbox_name(sandbox_mode(torch=torch))
+    except Exception:  # noqa: BLE001 - a report is still written; it claims no isolation
+        return "none"
+
+
+# What a message keeps of its end when it is cut: the hint and the file and line come last.
+_TAIL = DEFAULT_LIMIT // 4
+
+
+def _clean_text(value, limit: int = DEFAULT_LIMIT) -> str:
+    """``value`` cleaned (see grader/text.py) and at most ``limit`` characters.
+
+    A text too long is cut in the middle, not at the end: its start (what went wrong) and
+    its last ``limit // 4`` characters (the hint, the file and line) are kept.
+    """
+    if value is None:
+        return ""
+    text = value if type(value) is str else clean(value, 4 * limit)
+    if len(text) <= 2 * limit:  # an escape is at most 6 characters (\\udcff)
+        whole = clean(text, 12 * limit)
+        if len(whole) <= limit:
+            return whole
+    tail = min(_TAIL, len(text) // 2)
+    end = clean(text[len(text) - tail:], 6 * tail)[-(limit // 2):]
+    head = clean(text[: min(len(text) - tail, limit)], 6 * limit)
+    return head[: limit - len(end) - 1] + "…" + end
+
+
+def _clean_extra(extra) -> dict:
+    """``extra`` with its string values cleaned (nested data, e.g. a replay example, is kept)."""
+    if not isinstance(extra, dict):
+        return {}
+    return {k: clean(v) if isinstance(v, str) else v for k, v in extra.items()}
 
 
 @dataclass
@@ -49,6 +124,14 @@ class CheckResult:
     # Partial credit (e.g. a multiple-choice quiz question half right): when set, it is
     # the score, whatever ``passed`` says.
     awarded: float | None = None
+
+    def __setattr__(self, key, value):
+        if key in _TEXT_FIELDS:
+            value = _clean_text(value)
+        object.__setattr__(self, key, value)
+
+    def __post_init__(self):
+        self.extra = _clean_extra(self.extra)
 
     @property
     def score(self) -> float:
@@ -76,6 +159,16 @@ class ExerciseResult:
     checks: list[CheckResult] = field(default_factory=list)
     # A message about the whole exercise (e.g. "syntax error in vectors.py, line 3").
     message: str = ""
+    # The isolation its learner process ran under ("namespaces", "uid", "none"; older
+    # names are mapped); "" when no learner code ran (a quiz, a missing module).
+    sandbox: str = ""
+
+    def __setattr__(self, key, value):
+        if key in _TEXT_FIELDS:
+            value = _clean_text(value)
+        elif key == "sandbox":
+            value = sandbox_name(value) if value else ""
+        object.__setattr__(self, key, value)
 
     @property
     def score(self) -> float:
@@ -127,6 +220,14 @@ class Report:
     def all_passed(self) -> bool:
         return all(e.status == PASSED for e in self.exercises)
 
+    @property
+    def sandbox(self) -> str:
+        """The weakest isolation any exercise ran under; the machine's when no code ran."""
+        modes = [e.sandbox for e in self.exercises if e.sandbox]
+        if not modes:
+            return machine_sandbox()
+        return min(modes, key=SANDBOX_MODES.index)
+
     def next_up(self) -> ExerciseResult | None:
         """The first exercise, in course order, that has not passed yet."""
         return next((e for e in self.exercises if e.status != PASSED), None)
@@ -135,6 +236,7 @@ class Report:
         return {
             "score": _num(self.score),
             "max_score": _num(self.max_score),
+            "sandbox": self.sandbox,
             "exercises": [e.to_dict() for e in self.exercises],
         }
 

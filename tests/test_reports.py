@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from grader.cli import main
 from grader.reporters import FORMATS
 from grader.reporters import github as github_reporter
-from grader.results import CheckResult, ExerciseResult, Report
+from grader.results import SANDBOX_MODES, CheckResult, ExerciseResult, Report
 from helpers import course, course_with, grade_folder, submission
 
 NOISE = "LEARNER-NOISE-7f3a"
@@ -77,6 +77,7 @@ def test_the_planted_submission_has_every_kind_of_verdict(json_doc):
     for c in vectors["checks"]:
         by_function.setdefault(c["function"], set()).add(c["passed"])
     assert by_function == {"dot": {True, False}, "cross": {True}, "matmul": {False}}
+    assert json_doc["sandbox"] in SANDBOX_MODES
 
 
 # ----------------------------------------------------------------------------- JUnit
@@ -154,16 +155,20 @@ def test_junit_output_file_is_valid_and_agrees_with_json(folder, json_doc, tmp_p
     assert int(losses.get("errors")) == int(losses.get("tests")) > 0 and losses.get("failures") == "0"
     matmul = [c for c in cases if c.get("classname") == "vectors.matmul"]
     assert matmul and all(c.find("failure").get("type") == "not_started" for c in matmul)
+    assert [s.find("properties/property[@name='sandbox']").get("value") for s in root] == \
+        [json_doc["sandbox"]] * len(root)
 
 
-def test_junit_escapes_markup_and_drops_control_characters():
+def test_junit_escapes_markup_and_control_characters():
     check = CheckResult("a <b> & \"c\"", "f", "correctness", False, 1.0, message="got <x> & \x07 bell")
     text = FORMATS["junit"](Report([ExerciseResult("vectors", [check])]))
     root = ET.fromstring(text.encode("utf-8"))
     validate_junit(root)
     case = root.find("testsuite/testcase")
     assert case.get("name") == 'f: a <b> & "c"'
-    assert case.find("failure").get("message") == "got <x> & ? bell"
+    # The bell was made visible where the result was built (grader/text.py's clean).
+    assert case.find("failure").get("message") == "got <x> & \\x07 bell"
+    assert "\x07" not in text
 
 
 # ----------------------------------------------------------------------------- Gradescope
@@ -179,6 +184,7 @@ GRADESCOPE_SCHEMA = {
         "output_format": {"enum": ["text", "simple_format", "html", "md", "ansi"]},
         "visibility": {"enum": ["visible", "hidden", "after_due_date", "after_published"]},
         "stdout_visibility": {"enum": ["visible", "hidden", "after_due_date", "after_published"]},
+        "extra_data": {"type": "object"},
         "tests": {"type": "array", "items": {
             "type": "object",
             "required": ["name", "score", "max_score", "status", "output", "visibility"],
@@ -246,6 +252,8 @@ def test_gradescope_results_follow_the_schema_and_agree_with_json(folder, json_d
     assert [t["output"] for t in doc["tests"]] == messages
     assert NOISE not in json.dumps(doc)
     assert [t["number"] for t in doc["tests"]][:2] == ["1.1", "1.2"]
+    assert doc["extra_data"] == {"sandbox": json_doc["sandbox"]}
+    assert doc["output"].splitlines()[-1].startswith(f"Isolation: {json_doc['sandbox']} (")
 
 
 def test_gradescope_visibility_comes_from_the_course_file_and_leaderboard_is_a_switch():
@@ -320,6 +328,7 @@ def test_github_appends_a_result_the_classroom_reporter_can_read(folder, json_do
     # What the reporter posts to the classroom: the tests' scores against max_score.
     assert sum(t["score"] for t in doc["tests"]) == json_doc["score"]
     assert result.stdout.strip().splitlines()[-1] == f"Points {json_doc['score']}/{json_doc['max_score']}"
+    assert result.stdout.strip().splitlines()[-2].startswith(f"Isolation: {json_doc['sandbox']} (")
     # line_no points at the learner's def of the function.
     source_lines = (folder / "vectors.py").read_text().splitlines()
     dot = next(t for t in doc["tests"] if t["name"].startswith("vectors: dot"))
@@ -410,3 +419,53 @@ def test_output_files_have_no_terminal_colours(tmp_path, capsys, monkeypatch):
     assert capsys.readouterr().out == ""
     emit(FORMATS["github"](report), str(tmp_path / "github.txt"), "github")
     assert capsys.readouterr().out.strip().endswith("Points 0/1")  # github still prints its points
+
+
+# ----------------------------------------------------------------------------- sandbox: which isolation
+
+def _report(*modes):
+    """A report with one exercise per mode ("" for one that ran no learner code, e.g. a quiz)."""
+    return Report([ExerciseResult(f"e{i}", [CheckResult("x", "f", "correctness", i % 2 == 0, 1.0, message="no")],
+                                  sandbox=mode) for i, mode in enumerate(modes)])
+
+
+def test_the_report_names_the_weakest_isolation_of_its_exercises(monkeypatch):
+    import grader.results as results
+
+    assert _report("namespaces", "namespaces").sandbox == "namespaces"
+    assert _report("namespaces", "uid", "").sandbox == "uid"
+    assert _report("uid", "none", "namespaces").sandbox == "none"
+    # Older names from the runner are mapped; anything unknown claims nothing.
+    assert [ExerciseResult("e", sandbox=m).sandbox for m in ("user", "user+read", "off", "bwrap?", "")] == \
+        ["uid", "uid", "none", "none", ""]
+    # No learner code ran (quizzes only): the machine's own mode.
+    monkeypatch.setattr(results, "machine_sandbox", lambda torch=False: "uid")
+    assert _report("", "").sandbox == "uid" and Report().sandbox == "uid"
+    assert Report().to_dict()["sandbox"] == "uid"
+
+
+@pytest.mark.parametrize("mode", SANDBOX_MODES)
+def test_every_format_says_which_isolation_learner_code_ran_under(mode, monkeypatch, tmp_path):
+    monkeypatch.delenv("GITHUB_OUTPUT", raising=False)
+    report = _report(mode, "")
+    assert json.loads(FORMATS["json"](report))["sandbox"] == mode
+    root = ET.fromstring(FORMATS["junit"](report).encode("utf-8"))
+    validate_junit(root)
+    assert [p.get("value") for p in root.iter("property") if p.get("name") == "sandbox"] == [mode, mode]
+    gradescope = json.loads(FORMATS["gradescope"](report, course=course()))
+    validate(gradescope, GRADESCOPE_SCHEMA)
+    assert gradescope["extra_data"] == {"sandbox": mode}
+    isolation = gradescope["output"].splitlines()[-1]
+    assert isolation == {"namespaces": "Isolation: namespaces (bubblewrap)",
+                         "uid": "Isolation: uid (a fresh user per learner process, without namespaces)",
+                         "none": "Isolation: none (learner code ran without isolation: practice only)"}[mode]
+    github = FORMATS["github"](report).splitlines()
+    assert github[-2] == isolation and github[-1] == "Points 1/2"
+    from click import unstyle
+
+    table = unstyle(FORMATS["table"](report)).splitlines()
+    assert table[-1].startswith(f"sandbox: {mode}")
+    if mode == "none":  # said plainly, in one sentence
+        assert "without any isolation" in table[-1] and "practice only" in table[-1]
+    else:
+        assert table[-1] == f"sandbox: {mode}"

@@ -11,16 +11,17 @@ a step output holding base64 of one JSON document (see the README's Classrooms s
 It adds up the tests' ``score`` against ``max_score`` and posts ``Points X/Y`` to the
 classroom. When ``$GITHUB_OUTPUT`` is set (inside GitHub Actions), this reporter appends
 ``result=<base64>`` to it, so ``steps.<id>.outputs.result`` is exactly that value; it
-always prints ``Points X/Y``, with one line per exercise above it.
+always prints ``Points X/Y``, with one line per exercise and the isolation learner code
+ran under (``Isolation: namespaces (bubblewrap)``, see grader/results.py) above it.
 """
 from __future__ import annotations
 
 import base64
-import json
 import os
 import re
 
 from ..results import ERROR, PASSED, STATUS_LABELS, Report, _num
+from .safe import dumps, encodable, isolation_line
 
 _MARKS = {PASSED: "✓"}
 
@@ -83,7 +84,7 @@ def to_dict(report: Report, **options) -> dict:
 
 def encode(report: Report, **options) -> str:
     """The step output's value: base64 (one line) of the compact JSON."""
-    data = json.dumps(to_dict(report, **options), ensure_ascii=False, separators=(",", ":"))
+    data = dumps(to_dict(report, **options), separators=(",", ":"))
     return base64.b64encode(data.encode("utf-8")).decode("ascii")
 
 
@@ -96,8 +97,9 @@ def render(report: Report, **options) -> str:
     width = max([0] + [len(e.name) for e in report.exercises]) + 2
     lines = [f"{_MARKS.get(e.status, '✗')} {e.name:<{width}}{_num(e.score)}/{_num(e.max_score)}"
              f"  {STATUS_LABELS[e.status]}" for e in report.exercises]
+    lines.append(isolation_line(report.sandbox))
     lines.append(points(report))
-    return "\n".join(lines)
+    return encodable("\n".join(lines))
 
 
 def to_github(report: Report, **options) -> str:

@@ -5,7 +5,12 @@ Format (Gradescope's "Autograder Specifications", see the README's Classrooms se
     {"score": 44.0, "execution_time": 13.2, "output": "...", "output_format": "text",
      "tests": [{"name", "number", "score", "max_score", "status": "passed" | "failed",
                 "output", "tags", "visibility"}],
+     "extra_data": {"sandbox": "namespaces" | "uid" | "none"},
      "leaderboard": [{"name", "value", "order"}]}        (only when the course file asks)
+
+The top-level ``output`` (the summary table) ends with the isolation learner code ran
+under, e.g. ``Isolation: namespaces (bubblewrap)``; ``extra_data.sandbox`` holds the mode
+for scripts (Gradescope stores ``extra_data`` with the submission).
 
 One test per check, in course order, numbered ``exercise.check``; ``visibility`` comes from
 the check's ``visibility`` in the course file (visible, hidden, after_due_date,
@@ -15,9 +20,10 @@ leaderboard columns.
 """
 from __future__ import annotations
 
-import json
+import math
 
 from ..results import ERROR, NOT_STARTED, PASSED, STATUS_LABELS, Report, _num
+from .safe import dumps, isolation_line
 
 
 def _course(options):
@@ -59,16 +65,16 @@ def timing_ratio(check):
     ratios = []
     for value in values:
         try:
-            if value is not None and float(value) == float(value):
+            if value is not None and math.isfinite(float(value)):  # JSON has no NaN or Infinity
                 ratios.append(float(value))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             continue
     if check.extra.get("ratio") is not None and ratios:
         return ratios[0]
     return max(ratios) if ratios else None
 
 
-def summary(report: Report) -> str:
+def summary(report: Report, sandbox: str | None = None) -> str:
     width = max([len("exercise")] + [len(e.name) for e in report.exercises]) + 2
     lines = [f"{'exercise':<{width}}{'points':>10}   status"]
     for e in report.exercises:
@@ -80,12 +86,14 @@ def summary(report: Report) -> str:
             lines += ["", f"{e.name}: {e.message or e.checks[0].message}"]
         elif e.status == NOT_STARTED:
             lines += ["", f"{e.name}: not started yet."]
+    lines += ["", isolation_line(report.sandbox if sandbox is None else sandbox)]
     return "\n".join(lines)
 
 
 def to_dict(report: Report, **options) -> dict:
     course = _course(options)
     specs = check_specs(course)
+    sandbox = report.sandbox
     tests = []
     for i, e in enumerate(report.exercises, 1):
         for j, c in enumerate(e.checks, 1):
@@ -103,9 +111,10 @@ def to_dict(report: Report, **options) -> dict:
     data = {
         "score": _num(report.score),
         "execution_time": round(float(options.get("elapsed") or 0.0), 2),
-        "output": summary(report),
+        "output": summary(report, sandbox),
         "output_format": "text",
         "tests": tests,
+        "extra_data": {"sandbox": sandbox},
     }
     if course is not None and getattr(course, "leaderboard", False):
         board = [{"name": "Score", "value": _num(report.score), "order": "desc"}]
@@ -120,4 +129,4 @@ def to_dict(report: Report, **options) -> dict:
 
 
 def render(report: Report, **options) -> str:
-    return json.dumps(to_dict(report, **options), indent=2, ensure_ascii=False)
+    return dumps(to_dict(report, **options), indent=2)

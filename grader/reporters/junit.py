@@ -11,8 +11,9 @@ pytest's ``--junitxml``)::
           <error message type>full message</error>       (the module could not be loaded)
         </testcase>
 
-JUnit has no notion of points: each suite carries its ``score``, ``max_score`` and
-``status`` as properties, and each failure's text ends with the points it cost. A check
+JUnit has no notion of points: each suite carries its ``score``, ``max_score``, ``status``
+and ``sandbox`` (the isolation the run's learner code ran under: ``namespaces``, ``uid``
+or ``none``, the same in every suite) as properties, and each failure's text ends with the points it cost. A check
 that is not started yet is a failure (``type="not_started"``), never a skip: it scores 0.
 """
 from __future__ import annotations
@@ -21,9 +22,11 @@ import re
 import xml.etree.ElementTree as ET
 
 from ..results import ExerciseResult, Report, _num
+from .safe import encodable
 
-# XML 1.0 cannot carry most control characters, even escaped; a learner's message could.
-_BAD_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# XML 1.0 cannot carry most control characters, even escaped, nor lone surrogates. Results
+# are cleaned already (grader/results.py); this is the last guard.
+_BAD_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def _clean(text: str) -> str:
@@ -42,17 +45,19 @@ def _first_line(text: str, limit: int = 300) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-def suite(exercise: ExerciseResult) -> ET.Element:
+def suite(exercise: ExerciseResult, sandbox: str = "") -> ET.Element:
+    """One exercise's ``<testsuite>``; ``sandbox`` is the report's mode (the weakest of the
+    run: one answer per report, as in the other formats)."""
     failures = sum(1 for c in exercise.checks if not c.passed and not c.error)
     errors = sum(1 for c in exercise.checks if c.error)
     time = sum(_seconds(c) for c in exercise.checks)
     el = ET.Element("testsuite", {
-        "name": exercise.name, "tests": str(len(exercise.checks)), "failures": str(failures),
+        "name": _clean(exercise.name), "tests": str(len(exercise.checks)), "failures": str(failures),
         "errors": str(errors), "skipped": "0", "time": f"{time:.3f}",
     })
     props = ET.SubElement(el, "properties")
     for name, value in (("score", _num(exercise.score)), ("max_score", _num(exercise.max_score)),
-                        ("status", exercise.status)):
+                        ("status", exercise.status), ("sandbox", sandbox or exercise.sandbox or "none")):
         ET.SubElement(props, "property", {"name": name, "value": str(value)})
     for c in exercise.checks:
         case = ET.SubElement(el, "testcase", {
@@ -78,8 +83,9 @@ def render(report: Report, **_) -> str:
     root = ET.Element("testsuites", {"name": "dlgrade"})
     totals = {"tests": 0, "failures": 0, "errors": 0}  # junit-10.xsd: no "skipped" on <testsuites>
     time = 0.0
+    sandbox = report.sandbox
     for e in report.exercises:
-        el = suite(e)
+        el = suite(e, sandbox)
         root.append(el)
         for key in totals:
             totals[key] += int(el.get(key))
@@ -88,4 +94,4 @@ def render(report: Report, **_) -> str:
         root.set(key, str(value))
     root.set("time", f"{time:.3f}")
     ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
+    return encodable('<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode"))

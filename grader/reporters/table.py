@@ -1,4 +1,8 @@
-"""The human report: a table of exercises, the failing checks of the next one, and what's next."""
+"""The human report: a table of exercises, the failing checks of the next one, and what's next.
+
+Its last line says which isolation learner code ran under (``sandbox: namespaces``); when
+there was none, it says so plainly: such a run is practice, not a grade.
+"""
 from __future__ import annotations
 
 import textwrap
@@ -6,6 +10,7 @@ import textwrap
 import click
 
 from ..results import ERROR, FAILED, NOT_STARTED, PASSED, STATUS_LABELS, Report, _num
+from .safe import encodable
 
 _COLOURS = {PASSED: "green", FAILED: "red", NOT_STARTED: "yellow", ERROR: "red"}
 _MARKS = {PASSED: "✓", FAILED: "✗", NOT_STARTED: "·", ERROR: "!"}
@@ -57,7 +62,16 @@ def render(report: Report, *, source: str = "exercises", verbose: bool = False, 
         action = (f"answer it with: grade quiz {nxt.name}" if _is_quiz(nxt)
                   else f"edit {source}/{nxt.name}.py, then run: grade {nxt.name}")
         lines.append(click.style("next up: ", bold=True) + f"{nxt.name} — {action}")
-    return "\n".join(lines)
+    lines.append(sandbox_line(report.sandbox))
+    return encodable("\n".join(lines))
+
+
+def sandbox_line(mode: str) -> str:
+    """``sandbox: namespaces``; with no isolation, one plain sentence saying what that means."""
+    if mode == "none":
+        return click.style("sandbox: none — learner code ran without any isolation, with every right "
+                           "of the grader's user (practice only: not for grading others' work).", fg="yellow")
+    return click.style(f"sandbox: {mode}", dim=True)
 
 
 def _is_quiz(e) -> bool:

@@ -278,6 +278,19 @@ def others_can_reach(path: str) -> bool:
         return False
 
 
+def uid_exposed(extra: list[str] | tuple = ()) -> list[str]:
+    """Off-limits folders that a fresh uid could still read.
+
+    ``uid`` mode keeps files away from learner code by their permissions alone: the
+    reference solutions, the grader's own files (the quiz keys among them) and other
+    learners' folders must not be readable by other users. ``grade batch`` refuses ``uid``
+    mode while any of these is (``chmod -R o-rwx`` fixes it); ``grade`` warns.
+    """
+    candidates = [os.path.join(os.path.dirname(GRADER_DIR), "solutions"), GRADER_DIR, *extra]
+    candidates += [d for d in os.environ.get("GRADE_FORBIDDEN_DIRS", "").split(os.pathsep) if d.strip()]
+    return readable_by_others(list(dict.fromkeys(os.path.realpath(c) for c in candidates)))
+
+
 def readable_by_others(paths: list[str]) -> list[str]:
     """Those of ``paths`` a fresh uid could read (what ``uid`` mode cannot hide: SECURITY.md)."""
     return [p for p in paths if os.path.exists(p) and others_can_reach(p)]
