@@ -2,51 +2,130 @@
 
 Every sub-folder of DIR is one learner's repository, laid out like the class repository
 (``DIR/<learner>/exercises/*.py``). Each is graded by its own ``python -m grader run
---source DIR/<learner>/exercises --format json`` process, started from an empty
-temporary folder with the teacher's Python (so a ``grader/`` folder inside a submission
-is never imported), under a wall-clock timeout; on timeout the process and everything it
-started (learner processes included) are killed. A broken, hanging or hostile submission
-therefore costs at most its own timeout and never another learner's grade.
+--source DIR/<learner>/exercises --format json`` process, started in a session of its own
+from an empty temporary folder with the teacher's Python (so a ``grader/`` folder inside a
+submission is never imported), under a wall-clock timeout; on timeout the process and
+everything it started (learner processes included) are killed. A broken, hanging or
+hostile submission therefore costs at most its own timeout and never another learner's
+grade. The learner code itself runs in the grader's sandbox; a batch refuses to run
+without one (``namespaces`` or ``uid``) unless told ``--allow-weak-sandbox``.
 
-Results are saved as each submission finishes: ``.grade-batch/<gradebook>/<learner>.json``
+A learner folder may have any name the file system allows (any bytes but ``/``): it is
+listed and graded as bytes, shown through :func:`grader.text.show_name`, and its record
+file is named by :func:`record_key` (a readable slug and a hash of the raw name). A
+learner folder, ``exercises`` or ``exercises/quizzes`` that is a symbolic link is not
+graded: a submission holds its own files, not a link to the reference solutions.
+
+Results are saved as each submission finishes: ``.grade-batch/<gradebook>/<key>.json``
 next to the gradebook, then the gradebook (CSV) and its JSON twin are rebuilt, each
 written atomically. A rerun skips learners whose record is there and was made for the
-same exercises and seed (``--force`` regrades them; those that could not be graded at
-all are tried again), so an interrupted batch loses only the submissions that were being
-graded. ``--shard K/N`` grades the K-th of N disjoint
-slices of the sorted learner names (name i goes to slice i % N + 1); ``grade merge``
-joins the slices' JSON gradebooks.
+same exercises, seed, options and sandbox (``--force`` regrades them; those that could not
+be graded at all are tried again), so an interrupted batch loses only the submissions that
+were being graded. SIGINT and SIGTERM end every running grade process at once, rewrite the
+gradebook with what finished, and raise :class:`Interrupted`. ``--shard K/N`` grades the
+K-th of N disjoint slices of the learner folders sorted by name (folder i goes to slice
+i % N + 1); ``grade merge`` joins the slices' JSON gradebooks.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
+import hashlib
 import io
 import json
 import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 
-from ..results import _num
 from ..atomic import write_atomic, write_json_atomic
+from ..results import SANDBOX_MODES, _num, sandbox_name
+from ..runner import identity
+from ..text import clean, show_name, spreadsheet_cell
 
 GRADED, TIMEOUT, ERROR = "graded", "timeout", "error"
+# A submission whose grading was cut short by SIGINT/SIGTERM: never saved, graded on the rerun.
+INTERRUPTED = "interrupted"
 STATE_DIR = ".grade-batch"
 VERSION = 1
 TWIN_EVERY = 30.0  # seconds between rewrites of the JSON gradebook during a batch
+POLL = 0.25  # seconds between looks at the stop flag while submissions are being graded
 
 
 class BatchError(Exception):
     """A set-up problem (no such folder, bad shard...): one paragraph, exit code 2."""
 
 
-# ----------------------------------------------------------------------------- submissions and shards
+class Interrupted(Exception):
+    """The batch was stopped by SIGINT or SIGTERM; every finished record is saved.
+
+    ``exit_code`` follows the shell's convention (128 + the signal's number: 130 for
+    Ctrl-C, 143 for SIGTERM), so a script or CI runner sees why the batch ended.
+    """
+
+    def __init__(self, signum: int, saved: int):
+        self.signum = signum
+        self.saved = saved
+        self.exit_code = 128 + signum
+        self.signal_name = signal.Signals(signum).name
+        super().__init__(f"stopped by {self.signal_name}")
+
+
+# ----------------------------------------------------------------------------- the sandbox
+
+def _weak_sandbox_text() -> str:
+    """Why a batch will not run learner code unisolated, and what to do: one paragraph."""
+    if os.environ.get("GRADE_SANDBOX", "").strip().lower() in ("none", "off"):
+        why = "GRADE_SANDBOX=none turns the sandbox off"
+        fix = ("Unset GRADE_SANDBOX to use the strongest sandbox this machine has (bubblewrap's namespaces "
+               "or, as root, a user id of its own for each submission)")
+    else:
+        why = ("this machine offers no sandbox for learner code (no working bubblewrap, and grade is not "
+               "running as root)")
+        fix = ("Install bubblewrap (Debian and Ubuntu: sudo apt-get install bubblewrap; Fedora: sudo dnf "
+               "install bubblewrap) so that each submission runs in namespaces of its own, or run grade "
+               "batch as root (a container will do) so that each runs under a user id of its own")
+    return (f"grade batch runs other people's code, and {why}: each submission would run as you, able to "
+            f"read the reference solutions and quiz keys, read or change every classmate's submission, and "
+            f"reach your own files. {fix}. To grade anyway, as practice, knowing that a hostile submission "
+            f"can cheat or do harm, add --allow-weak-sandbox.")
+
+
+def machine_sandbox(torch: bool = False) -> str:
+    """The isolation this machine gives learner code: namespaces, uid or none.
+
+    A ``GRADE_SANDBOX`` that asks for a mode this machine cannot give is a set-up error in
+    its own words, not a silent fall to ``none``.
+    """
+    from ..runner.sandbox import sandbox_mode
+
+    try:
+        return sandbox_name(sandbox_mode(torch=torch))
+    except Exception as e:  # noqa: BLE001 - SandboxUnavailable, or a probe that failed
+        raise BatchError(f"grade batch cannot isolate learner code as asked: {clean(e, 600)}") from None
+
+
+def batch_sandbox(course, names: list[str]) -> str:
+    """The isolation the learner code of this batch will run under: namespaces, uid or none."""
+    torch = any(course.get(n).framework == "torch" for n in names if n in course.names())
+    return machine_sandbox(torch=torch)
+
+
+def _weakest(modes) -> str | None:
+    """The weakest of some sandbox modes (a gradebook is as isolated as its weakest record)."""
+    known = [sandbox_name(m) for m in modes if m]
+    return min(known, key=SANDBOX_MODES.index) if known else None
+
+
+# ----------------------------------------------------------------------------- learners and shards
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
     if text is None:
@@ -58,15 +137,64 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     return int(m.group(1)), int(m.group(2))
 
 
-def learners(root: str) -> list[str]:
-    """The learner folders of ``root``, sorted (hidden folders are not learners)."""
+def record_key(raw: bytes) -> str:
+    """The file name (without ``.json``) of a learner's record: safe, stable and unique.
+
+    A folder name may be any bytes (not UTF-8, a newline, ``=HYPERLINK(...)``, a leading
+    dash, 255 bytes long). The slug keeps the record readable in a listing; the hash of
+    the raw bytes keeps two learners apart even when their slugs agree (``café`` and
+    ``caf\\xe9``), and gives the same name on every rerun, so a batch resumes.
+    """
+    slug = re.sub(rb"[^A-Za-z0-9_.-]+", b"_", raw).decode("ascii").strip("._-")[:40] or "learner"
+    return f"{slug}-{hashlib.sha256(raw).hexdigest()[:16]}"
+
+
+@dataclass(frozen=True, order=True)
+class Learner:
+    """One learner folder of the class; ``raw`` is its name exactly as the file system has it."""
+
+    raw: bytes
+
+    @property
+    def name(self) -> str:
+        """What people see: printable, whatever the bytes."""
+        return show_name(self.raw)
+
+    @property
+    def key(self) -> str:
+        return record_key(self.raw)
+
+    def folder(self, root: str) -> str:
+        """The real path (undecodable bytes kept as surrogate escapes, which ``open`` and
+        ``subprocess`` turn back into the same bytes)."""
+        return os.fsdecode(os.path.join(os.fsencode(os.path.abspath(root)), self.raw))
+
+
+def learners(root: str) -> list[Learner]:
+    """The learner folders of ``root``, sorted by name (hidden folders are not learners).
+
+    Listed as bytes, so a name that is not UTF-8 is a learner like any other. A symbolic
+    link is listed too (and refused when graded, with a record that says so) rather than
+    skipped without a word.
+    """
     if not os.path.isdir(root):
-        raise BatchError(f"{root}: no such folder. Give the folder that holds one sub-folder per learner.")
-    return sorted(n for n in os.listdir(root)
-                  if not n.startswith(".") and os.path.isdir(os.path.join(root, n)))
+        raise BatchError(f"{show_name(root)}: no such folder. Give the folder that holds one sub-folder per "
+                         f"learner.")
+    base = os.fsencode(root)
+    found = []
+    for raw in os.listdir(base):
+        if raw.startswith(b"."):
+            continue
+        try:
+            mode = os.lstat(os.path.join(base, raw)).st_mode
+        except OSError:
+            continue
+        if stat.S_ISDIR(mode) or stat.S_ISLNK(mode):
+            found.append(Learner(raw))
+    return sorted(found)
 
 
-def shard_of(names: list[str], shard: tuple[int, int] | None) -> list[str]:
+def shard_of(names: list, shard: tuple[int, int] | None) -> list:
     """The K-th of N disjoint slices of the sorted names: name i goes to slice i % N + 1."""
     names = sorted(names)
     if shard is None:
@@ -92,8 +220,9 @@ def state_dir(out: str) -> str:
     return os.path.join(os.path.dirname(csv_path), STATE_DIR, stem)
 
 
-def record_path(out: str, learner: str) -> str:
-    return os.path.join(state_dir(out), f"{learner}.json")
+def record_path(out: str, learner: Learner | bytes) -> str:
+    raw = learner.raw if isinstance(learner, Learner) else learner
+    return os.path.join(state_dir(out), f"{record_key(raw)}.json")
 
 
 # ----------------------------------------------------------------------------- grading one submission
@@ -156,7 +285,8 @@ def kill_tree(pid: int) -> None:
 
 
 _running: dict[int, subprocess.Popen] = {}
-_running_lock = threading.Lock()
+# Re-entrant: the signal handler (which runs in the main thread) takes it too.
+_running_lock = threading.RLock()
 _stopping = threading.Event()
 
 
@@ -174,59 +304,112 @@ def _remove(path: str) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def _child_env(tmp: str) -> dict:
+def _workspace() -> tuple[str, str]:
+    """A fresh working folder for one grade process, and the TMPDIR inside it.
+
+    Everything the grader and the learner processes create in temp lands in the
+    submission's own folder, removed afterwards even when a timeout left them no time to
+    clean up. Both folders are mode 0711, not mkdtemp's 0700: in the ``uid`` sandbox a
+    learner process runs as a user of its own and must pass through them to reach the
+    private folder the grader makes (and hands over) for it inside; behind a 0700 folder
+    it found "No usable temporary directory" and a correct MLP scored 5/15. 0711 lets it
+    pass through without listing or writing anything (the names inside are random).
+    """
+    cwd = tempfile.mkdtemp(prefix="grade-batch-")
+    tmp = os.path.join(cwd, "tmp")
+    os.mkdir(tmp)
+    for folder in (cwd, tmp):
+        os.chmod(folder, 0o711)
+    return cwd, tmp
+
+
+def _child_env(tmp: str, root: str | None = None) -> dict:
     env = dict(os.environ)
-    # Everything the grader and the learner processes create in temp goes in the submission's
-    # own folder, removed afterwards, even when a timeout left no time for them to clean up.
     env["TMPDIR"] = tmp
     env.pop("GITHUB_OUTPUT", None)
     # Quiz numbers come from the answers file's `student`, never from the teacher's git e-mail.
     env["GIT_CONFIG_GLOBAL"] = os.devnull
     env["GIT_CONFIG_NOSYSTEM"] = "1"
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    if root and os.pathsep not in root:
+        # The folder of every submission is off limits to learner code (each reads only its
+        # own), where the sandbox cannot hide it altogether.
+        forbidden = [p for p in env.get("GRADE_FORBIDDEN_DIRS", "").split(os.pathsep) if p]
+        env["GRADE_FORBIDDEN_DIRS"] = os.pathsep.join([*forbidden, os.path.abspath(root)])
     return env
 
 
 def _first_paragraph(text: str, limit: int = 400) -> str:
     text = " ".join(text.strip().split())
     text = re.sub(r"^error:\s*", "", text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return clean(text, limit)
+
+
+def _printable(value):
+    """``value`` (a parsed report) with every lone surrogate in its strings written out as
+    ``\\udcff``: JSON may carry one (``"\\udcff"``), and a record that holds one could not
+    be written as UTF-8 — the batch would stop at that learner, on every rerun."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, list):
+        return [_printable(v) for v in value]
+    if isinstance(value, dict):
+        return {_printable(k): _printable(v) for k, v in value.items()}
+    return value
+
+
+def _read_report(out: bytes) -> dict:
+    """The JSON report a ``grade run`` printed; ValueError when it is not one."""
+    try:
+        report = _printable(json.loads(out.decode("utf-8")))
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    if not isinstance(report, dict) or not isinstance(report.get("exercises"), list):
+        raise ValueError("not a report")
+    return report
 
 
 def _grade_run(names: list[str], source: str, *, timeout: float, seed: int | None, jobs: int,
-               options: tuple) -> tuple[str, dict | None, str, int]:
-    """One ``grade run`` process: ``(status, report, message, exit code)``."""
+               options: tuple, root: str | None = None) -> tuple[str, dict | None, str, int]:
+    """One ``grade run`` process: ``(status, report, message, exit code)``.
+
+    It is started in a session of its own, so that a timeout or an interrupted batch can
+    end it and every process it started (:func:`kill_tree`); a grade process killed
+    because the batch is stopping comes back as ``INTERRUPTED``, never as a result.
+    """
     command = [sys.executable, "-m", "grader", "run", *names, "--source", source, "--format", "json",
                "--no-progress", "--jobs", str(max(1, jobs)), *options]
     if seed is not None:
         command += ["--seed", str(seed)]
-    cwd = tempfile.mkdtemp(prefix="grade-batch-")
-    tmp = os.path.join(cwd, "tmp")
-    os.mkdir(tmp)
+    cwd, tmp = _workspace()
     try:
         with _running_lock:
             if _stopping.is_set():
-                return ERROR, None, "the batch was interrupted before this submission was graded", -1
-            proc = subprocess.Popen(command, cwd=cwd, env=_child_env(tmp), stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+                return INTERRUPTED, None, "", -1
+            # die_with_parent: a batch killed outright (SIGKILL) takes its grade processes with
+            # it; this thread waits on the process for its whole life, so the signal is not early.
+            identity.libc()  # loaded before the fork: die_with_parent calls into it
+            proc = subprocess.Popen(command, cwd=cwd, env=_child_env(tmp, root), stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                                    preexec_fn=identity.die_with_parent)
             _running[proc.pid] = proc
         try:
             out, err = proc.communicate(timeout=max(0.1, timeout))
         except subprocess.TimeoutExpired:
             kill_tree(proc.pid)
             proc.communicate()
-            return TIMEOUT, None, "", -1
+            return (INTERRUPTED if _stopping.is_set() else TIMEOUT), None, "", -1
         finally:
             with _running_lock:
                 _running.pop(proc.pid, None)
     finally:
         _remove(cwd)
+    if _stopping.is_set() and proc.returncode not in (0, 1):
+        return INTERRUPTED, None, "", proc.returncode
     text_err = err.decode("utf-8", "replace")
     if proc.returncode in (0, 1):
         try:
-            report = json.loads(out.decode("utf-8"))
-            if not isinstance(report, dict) or not isinstance(report.get("exercises"), list):
-                raise ValueError("not a report")
+            report = _read_report(out)
         except ValueError:
             return ERROR, None, ("the grader's output could not be read: "
                                  + _first_paragraph(text_err or repr(out[:200]))), proc.returncode
@@ -237,23 +420,45 @@ def _grade_run(names: list[str], source: str, *, timeout: float, seed: int | Non
                          f"{_first_paragraph(text_err[-2000:])}"), proc.returncode
 
 
+def _linked_part(folder: str) -> str | None:
+    """The part of a submission that is a symbolic link ("" for the learner folder itself,
+    "exercises" or "exercises/quizzes"), or None.
+
+    A link would grade someone else's files: ``exercises -> ../../solutions`` scored
+    246/246, a linked ``quizzes`` every quiz in full. The grader's snapshot refuses linked
+    files; these folders are checked here, where the learner's layout is known.
+    """
+    for part in ("", "exercises", "exercises/quizzes"):
+        if os.path.islink(os.path.join(folder, part) if part else folder):
+            return part
+    return None
+
+
 def grade_submission(learner: str, folder: str, names: list[str], *, timeout: float, seed: int | None,
-                     jobs: int = 1, options: tuple = ()) -> dict:
+                     jobs: int = 1, options: tuple = (), root: str | None = None) -> dict:
     """Grade one learner's repository in a child ``grade`` process; a record for the gradebook.
 
-    A set-up error that belongs to one part of a submission (a quiz answers file that cannot
-    be read) must not cost the learner the rest: then each exercise and quiz is graded on
-    its own, within what is left of the timeout, and the broken ones score 0.
+    ``learner`` is the printable name, ``folder`` the real path. A set-up error that
+    belongs to one part of a submission (a quiz answers file that cannot be read) must not
+    cost the learner the rest: then each exercise and quiz is graded on its own, within
+    what is left of the timeout, and the broken ones score 0.
     """
     started = time.monotonic()
     record = {"learner": learner, "status": ERROR, "message": "", "report": None}
     source = os.path.join(os.path.abspath(folder), "exercises")
     try:
+        linked = _linked_part(folder)
+        if linked is not None:
+            what = f"{learner}/{linked}" if linked else learner
+            record["message"] = (f"{what} is a symbolic link, so nothing in it was graded: a submission must "
+                                 f"hold its own files. Replace the link with a real folder and run the batch "
+                                 f"again.")
+            return record
         if not os.path.isdir(source):
-            record["message"] = (f"no exercises folder in {folder}: a submission is laid out like the class "
+            record["message"] = (f"no exercises folder in {learner}: a submission is laid out like the class "
                                  f"repository ({learner}/exercises/<exercise>.py)")
             return record
-        run = dict(seed=seed, jobs=jobs, options=options)
+        run = dict(seed=seed, jobs=jobs, options=options, root=root)
         status, report, message, code = _grade_run(names, source, timeout=timeout, **run)
         if code == 2 and len(names) > 1:
             status, report, message = _grade_each(names, source, started + timeout, **run)
@@ -266,20 +471,24 @@ def grade_submission(learner: str, folder: str, names: list[str], *, timeout: fl
 
 
 def _grade_each(names, source, deadline, **run):
-    exercises, problems = [], []
+    exercises, problems, modes = [], [], []
     for name in names:
         status, report, message, _ = _grade_run([name], source, timeout=deadline - time.monotonic(), **run)
-        if status == TIMEOUT:
-            return TIMEOUT, None, ""
+        if status in (TIMEOUT, INTERRUPTED):
+            return status, None, ""
         if report is not None:
             exercises += report["exercises"]
+            modes.append(report.get("sandbox"))
         else:
             problems.append(f"{name}: {message}")
     if not exercises:
         return ERROR, None, " ".join(problems)
     score = sum(e.get("score", 0) for e in exercises)
     maximum = sum(e.get("max_score", 0) for e in exercises)
-    return GRADED, {"score": _num(score), "max_score": _num(maximum), "exercises": exercises}, " ".join(problems)
+    report = {"score": _num(score), "max_score": _num(maximum), "exercises": exercises}
+    if _weakest(modes):
+        report["sandbox"] = _weakest(modes)
+    return GRADED, report, " ".join(problems)
 
 
 # ----------------------------------------------------------------------------- gradebooks
@@ -308,46 +517,69 @@ def _exercises_of(record: dict) -> dict:
     return {e.get("name"): e for e in report.get("exercises", []) if isinstance(e, dict)}
 
 
-def finish_record(record: dict, names: list[str], maxima: dict, config: dict) -> dict:
-    """Fill in the gradebook columns of a record from its report."""
+def finish_record(record: dict, names: list[str], maxima: dict, config: dict, sandbox: str | None = None) -> dict:
+    """Fill in the gradebook columns of a record from its report.
+
+    ``sandbox`` is the isolation the learner's code ran under: the report's own word when
+    it has one, else the batch's (a submission that was never run, or timed out).
+    """
     by_name = _exercises_of(record)
     record["scores"] = {n: _num(by_name[n].get("score", 0)) if n in by_name else 0 for n in names}
     record["statuses"] = {n: by_name[n].get("status", "") if n in by_name else record["status"] for n in names}
     record["total"] = _num(sum(record["scores"].values()))
     record["max"] = _num(sum(maxima.get(n, 0) for n in names))
     record["config"] = config
+    reported = (record.get("report") or {}).get("sandbox")
+    mode = reported or sandbox or config.get("sandbox")
+    if mode:
+        record["sandbox"] = sandbox_name(mode)
     return record
 
 
-def gradebook(records: list[dict], names: list[str], maxima: dict) -> tuple[str, dict]:
+def _csv_row(cells: list) -> list:
+    """Text cells as a spreadsheet shows them, never runs them (a learner folder named
+    ``=HYPERLINK(...)``); numbers stay numbers, so totals can still be summed."""
+    return [c if isinstance(c, (int, float)) and not isinstance(c, bool) else spreadsheet_cell(str(c))
+            for c in cells]
+
+
+def gradebook(records: list[dict], names: list[str], maxima: dict,
+              sandbox: str | None = None) -> tuple[str, dict]:
     """The CSV text and the JSON document of a gradebook.
 
     An exercise's maximum is what the graded reports say it is (they know, e.g., whether
-    timed runs counted); the course file's figure stands in when no report has it.
+    timed runs counted); the course file's figure stands in when no report has it. The
+    document's ``sandbox`` is the weakest isolation any of its records ran under (a
+    merged gradebook can join batches run on different machines), else ``sandbox``.
     """
     maxima = dict(maxima)
     for r in records:
         for name, e in _exercises_of(r).items():
             if name in names and isinstance(e.get("max_score"), (int, float)):
                 maxima[name] = _num(e["max_score"])
-    records = sorted(records, key=lambda r: r["learner"])
+    records = sorted(records, key=lambda r: (str(r["learner"]), str(r.get("id", ""))))
     for r in records:
         r["max"] = _num(sum(maxima.get(n, 0) for n in names))
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["learner", "total", "max", *names, "status", "message"])
+    writer.writerow(_csv_row(["learner", "total", "max", *names, "status", "message"]))
     for r in records:
-        writer.writerow([r["learner"], r["total"], r["max"], *[r["scores"].get(n, 0) for n in names],
-                         r["status"], r.get("message", "")])
+        writer.writerow(_csv_row([r["learner"], r["total"], r["max"], *[r["scores"].get(n, 0) for n in names],
+                                  r["status"], r.get("message", "")]))
     document = {"version": VERSION, "exercises": names, "max_scores": maxima,
-                "max": _num(sum(maxima.get(n, 0) for n in names)), "learners": records}
+                "max": _num(sum(maxima.get(n, 0) for n in names))}
+    mode = _weakest(r.get("sandbox") for r in records) or sandbox
+    if mode:
+        document["sandbox"] = sandbox_name(mode)
+    document["learners"] = records
     return buf.getvalue(), document
 
 
-def write_gradebook(out: str, records: list[dict], names: list[str], maxima: dict, *, twin: bool = True) -> None:
+def write_gradebook(out: str, records: list[dict], names: list[str], maxima: dict, *, twin: bool = True,
+                    sandbox: str | None = None) -> None:
     """Write the CSV (and, with ``twin``, the JSON twin, which holds every report and can be large)."""
     csv_path, json_path = twin_paths(out)
-    text, document = gradebook(records, names, maxima)
+    text, document = gradebook(records, names, maxima, sandbox)
     if twin:
         write_json_atomic(json_path, document)
     write_atomic(csv_path, text)
@@ -358,37 +590,102 @@ def load_record(path: str) -> dict | None:
         with open(path, encoding="utf-8") as f:
             record = json.load(f)
         return record if isinstance(record, dict) and "learner" in record else None
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
 
 
 # ----------------------------------------------------------------------------- the batch
 
+@contextlib.contextmanager
+def _stop_on_signals():
+    """While the batch runs, SIGINT and SIGTERM stop it: every running grade process is
+    killed at once (with all it started) and no new one starts; the caller then saves what
+    finished. Yields a list that holds the first signal's number once one came.
+
+    The handler only kills and records; it raises nothing, so a record or the gradebook
+    is never left half written. A signal that was ignored when the batch started (a
+    background job's SIGINT) stays ignored. Outside the main thread nothing is installed
+    (Python allows handlers only there).
+    """
+    caught: list[int] = []
+
+    def handler(signum, frame):
+        if not caught:
+            caught.append(signum)
+        kill_running()
+
+    if threading.current_thread() is not threading.main_thread():
+        yield caught
+        return
+    previous = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            previous[signum] = signal.signal(signum, handler)
+    try:
+        yield caught
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+def _unique(everyone: list[Learner]) -> None:
+    """Two learners never share a record file (a 64-bit hash makes it all but impossible;
+    this makes it impossible)."""
+    seen: dict[str, Learner] = {}
+    for learner in everyone:
+        other = seen.setdefault(learner.key, learner)
+        if other is not learner:
+            raise BatchError(f"the learner folders {other.name} and {learner.name} would share the record "
+                             f"file {learner.key}.json; rename one of them.")
+
+
+def _refuse_exposed_files(root: str) -> None:
+    """With a uid of its own, learner code is kept from files by their permissions alone:
+    refuse to grade while the solutions, the grader or the class folder are readable by all."""
+    from ..runner.isolation import uid_exposed
+
+    exposed = uid_exposed([root])
+    if exposed:
+        shown = " ".join(exposed)
+        raise BatchError(
+            f"Learner code would run under a uid of its own (no namespaces here), which keeps it "
+            f"only from files that other users cannot read, and these can be read by every user: "
+            f"{shown}. Run `chmod -R o-rwx {shown}` (the grader runs as root, so it still reads "
+            f"them), install bubblewrap for namespaces, or pass --allow-weak-sandbox to grade anyway.")
+
+
 def run_batch(root: str, out: str, names: list[str], course, *, jobs: int = 1, force: bool = False,
               shard: tuple[int, int] | None = None, timeout: float = 600.0, seed: int | None = None,
-              options: tuple = (), on_start=None, on_done=None) -> dict:
+              options: tuple = (), allow_weak_sandbox: bool = False, on_start=None, on_done=None) -> dict:
     """Grade the (slice of the) class; returns counts and timings for the summary.
 
-    ``options`` are passed on to each ``grade run`` (e.g. ``("--no-timing",)``).
+    ``options`` are passed on to each ``grade run`` (e.g. ``("--no-timing",)``). Without a
+    sandbox (mode ``none``) it refuses to start unless ``allow_weak_sandbox``. Raises
+    :class:`Interrupted` after SIGINT or SIGTERM, once what finished is saved.
     """
     twin_paths(out)  # validates --out
     everyone = learners(root)
+    _unique(everyone)
+    sandbox = batch_sandbox(course, names)
+    if sandbox == "none" and not allow_weak_sandbox:
+        raise BatchError(_weak_sandbox_text())
+    if sandbox == "uid" and not allow_weak_sandbox:
+        _refuse_exposed_files(root)
     mine = shard_of(everyone, shard)
     maxima = max_scores(course, names, timing="--no-timing" not in options)
-    config = {"exercises": names, "seed": seed, "options": list(options)}
-    folder = state_dir(out)
-    os.makedirs(folder, exist_ok=True)
+    config = {"exercises": names, "seed": seed, "options": list(options), "sandbox": sandbox}
+    os.makedirs(state_dir(out), exist_ok=True)
 
     records: dict[str, dict] = {}
-    todo = []
-    for name in mine:
-        old = None if force else load_record(record_path(out, name))
+    todo: list[Learner] = []
+    for learner in mine:
+        old = None if force else load_record(record_path(out, learner))
         # Kept: graded and timed-out submissions. Errors (no exercises folder, a grader that
         # could not run) are cheap to try again and often fixed by then.
         if old is not None and old.get("config") == config and old.get("status") != ERROR:
-            records[name] = old
+            records[learner.key] = old
         else:
-            todo.append(name)
+            todo.append(learner)
     skipped = len(records)
     if on_start:
         on_start(len(todo))
@@ -396,50 +693,83 @@ def run_batch(root: str, out: str, names: list[str], course, *, jobs: int = 1, f
     inner_jobs = max(1, (os.cpu_count() or 1) // max(1, min(jobs, len(todo))))
     started = time.monotonic()
     counts = {GRADED: 0, TIMEOUT: 0, ERROR: 0}
-    write_gradebook(out, list(records.values()), names, maxima)
 
+    def rewrite(twin=True):
+        write_gradebook(out, list(records.values()), names, maxima, twin=twin, sandbox=sandbox)
+
+    rewrite()
     twin_written = [time.monotonic()]
 
-    def save(record):
+    def save(learner: Learner, record: dict) -> None:
         # The learner's record is what a rerun trusts; the CSV follows at once, the JSON twin
         # (every report in one file) at most every TWIN_EVERY seconds and at the end.
-        record = finish_record(record, names, maxima, config)
-        write_json_atomic(record_path(out, record["learner"]), record)
-        records[record["learner"]] = record
+        record = finish_record(record, names, maxima, config, sandbox)
+        record["id"] = learner.key
+        write_json_atomic(record_path(out, learner), record)
+        records[learner.key] = record
         counts[record["status"]] = counts.get(record["status"], 0) + 1
         twin = time.monotonic() - twin_written[0] >= TWIN_EVERY
-        write_gradebook(out, list(records.values()), names, maxima, twin=twin)
+        rewrite(twin)
         if twin:
             twin_written[0] = time.monotonic()
         if on_done:
             on_done(record)
 
     _stopping.clear()
+    with _stop_on_signals() as caught:
+        futures = _grade_all(todo, root, names, save, caught, jobs=jobs, timeout=timeout, seed=seed,
+                             inner_jobs=inner_jobs, options=options, rewrite=rewrite)
+    rewrite()
+    if caught:
+        raise Interrupted(caught[0], saved=len(records))
+    elapsed = time.monotonic() - started
+    return {"graded": len(futures), "skipped": skipped, "counts": counts, "seconds": elapsed,
+            "learners": len(mine), "class_size": len(everyone), "paths": twin_paths(out), "sandbox": sandbox}
+
+
+def _grade_all(todo: list[Learner], root: str, names: list[str], save, caught: list, *, jobs: int,
+               timeout: float, seed, inner_jobs: int, options: tuple, rewrite) -> dict:
+    """Grade ``todo`` on ``jobs`` threads (one grade process each), saving each record as it
+    comes; until done, or until ``caught`` holds a signal. Returns the futures."""
     pool = ThreadPoolExecutor(max_workers=max(1, jobs))
-    pending: set = set()
+    futures: dict = {}
+    saved: set = set()
+
+    def save_finished(done):
+        failed = [f for f in done if not f.cancelled() and f.exception() is not None]
+        for future in done:  # what finished is saved first, even if another one failed
+            if future in failed or future.cancelled() or future in saved:
+                continue
+            saved.add(future)
+            record = future.result()
+            if record.get("status") != INTERRUPTED:
+                save(futures[future], record)
+        if failed:
+            raise failed[0].exception()
+
     try:
-        pending = {pool.submit(grade_submission, name, os.path.join(root, name), names, timeout=timeout,
-                               seed=seed, jobs=inner_jobs, options=options) for name in todo}
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            failed = [f for f in done if f.exception() is not None]
-            for future in done:  # what finished is saved first, even if another one failed
-                if future not in failed:
-                    save(future.result())
-            if failed:
-                raise failed[0].exception()
-    except BaseException:  # Ctrl-C, or a record that could not be saved: stop everything now
-        for future in pending:
+        for learner in todo:
+            future = pool.submit(grade_submission, learner.name, learner.folder(root), names, timeout=timeout,
+                                 seed=seed, jobs=inner_jobs, options=options, root=root)
+            futures[future] = learner
+        pending = set(futures)
+        while pending and not caught:
+            done, pending = wait(pending, timeout=POLL, return_when=FIRST_COMPLETED)
+            save_finished(done)
+        if caught:  # the handler has killed what was running: keep what had finished
+            for future in pending:
+                future.cancel()
+            pool.shutdown(wait=True, cancel_futures=True)
+            save_finished([f for f in futures if f.done()])
+    except BaseException:  # a KeyboardInterrupt raised in a worker, or a record that could not be saved
+        for future in futures:
             future.cancel()
         kill_running()
         pool.shutdown(wait=True, cancel_futures=True)
         try:  # what was graded stays in the gradebook too
-            write_gradebook(out, list(records.values()), names, maxima)
+            rewrite()
         except Exception:
             pass
         raise
     pool.shutdown(wait=True)
-    write_gradebook(out, list(records.values()), names, maxima)
-    elapsed = time.monotonic() - started
-    return {"graded": len(todo), "skipped": skipped, "counts": counts, "seconds": elapsed,
-            "learners": len(mine), "class_size": len(everyone), "paths": twin_paths(out)}
+    return futures

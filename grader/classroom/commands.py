@@ -108,15 +108,21 @@ def _ref_folder(source: str) -> str:
               help="Include the timed runs, as grade does (default: on; --no-timing is much faster).")
 @click.option("--progress/--no-progress", "show_progress", default=None,
               help="Show a progress bar (default: when stderr is a terminal).")
-def batch_command(directory, exercises, out, jobs, force, shard, timeout, seed, timing, show_progress):
+@click.option("--allow-weak-sandbox", is_flag=True,
+              help="Grade even where learner code cannot be isolated (no bubblewrap, not root): practice only.")
+def batch_command(directory, exercises, out, jobs, force, shard, timeout, seed, timing, show_progress,
+                  allow_weak_sandbox):
     """Grade every learner folder in DIR (DIR/<learner>/exercises/) into a gradebook.
 
     \b
     grade batch submissions --out gradebook.csv
     grade batch submissions vectors losses --out week1.csv
     grade batch submissions --shard 2/4 --out gradebook-2.csv   (then: grade merge)
+
+    Ctrl-C or SIGTERM stops it at once, keeping every finished submission; run the same
+    command again to grade the rest.
     """
-    from .batch import BatchError, parse_shard, run_batch
+    from .batch import BatchError, Interrupted, parse_shard, run_batch
 
     cli = _cli()
     course = cli.get_course()
@@ -133,14 +139,22 @@ def batch_command(directory, exercises, out, jobs, force, shard, timeout, seed, 
 
     def on_done(record):
         if "bar" in bar:
-            bar["bar"].update(1, record["learner"])
+            bar["bar"].update(1, record["learner"].replace("\n", " "))  # a folder name may hold a newline
 
     try:
         summary = run_batch(directory, out, names, course, jobs=jobs or os.cpu_count() or 1, force=force,
                             shard=parse_shard(shard), timeout=timeout, seed=seed,
-                            options=() if timing else ("--no-timing",), on_start=on_start, on_done=on_done)
+                            options=() if timing else ("--no-timing",), allow_weak_sandbox=allow_weak_sandbox,
+                            on_start=on_start, on_done=on_done)
     except BatchError as e:
         cli.fail_setup(str(e))
+    except Interrupted as e:
+        if "bar" in bar:
+            bar.pop("bar").__exit__(None, None, None)
+        kept = f"{e.saved} graded submission{'s' * (e.saved != 1)} {'is' if e.saved == 1 else 'are'}"
+        click.echo(f"grade batch was stopped by {e.signal_name}: {kept} kept in {os.path.relpath(out)}; run the "
+                   f"same command again to grade the rest.", err=True)
+        sys.exit(e.exit_code)
     finally:
         if "bar" in bar:
             bar["bar"].__exit__(None, None, None)
@@ -154,6 +168,9 @@ def batch_command(directory, exercises, out, jobs, force, shard, timeout, seed, 
         click.echo(f"{summary['skipped']} already graded, kept (--force regrades them)")
     csv_path, json_path = summary["paths"]
     click.echo(f"gradebook: {os.path.relpath(csv_path)} and {os.path.relpath(json_path)}")
+    if summary["sandbox"] == "none":
+        click.echo("sandbox: none (--allow-weak-sandbox): learner code ran without isolation, so these "
+                   "grades are practice only", err=True)
 
 
 @click.command("merge")
