@@ -98,8 +98,10 @@ def test_the_grader_package_is_masked_wherever_the_runtime_exposes_it(tmp_path):
     inside = os.path.join(site, "lib")
     if not os.path.isdir(inside):
         pytest.skip("no folder to stand for an installed package here")
-    args = isolation.masks([inside, str(tmp_path)])
+    # site-packages itself is the parent of an installed grader: it stays, the package goes.
+    args = isolation.masks([inside, str(tmp_path), site])
     assert args[args.index("--tmpfs") + 1] == os.path.realpath(inside)
+    assert args.count("--tmpfs") == 1
     assert str(tmp_path) not in args  # not inside anything bound: nothing to mask
 
 
@@ -230,6 +232,20 @@ def test_a_cgroup_holds_memory_and_processes_for_all_processes_together(tmp_path
     assert group.cpu_seconds() == 2.5
     (folder / "memory.events").write_text("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n")
     assert group.out_of_memory()
+
+
+def test_groups_left_by_a_grader_killed_outright_are_removed(tmp_path, monkeypatch):
+    root = tmp_path / "cgroup"
+    own = root / "grader"
+    dead, alive = own / "grade-999999999-aaaa", own / f"grade-{os.getpid()}-bbbb"
+    for folder in (dead, alive):
+        folder.mkdir(parents=True)
+    (own / "cgroup.controllers").write_text("memory pids\n")
+    (own / "cgroup.subtree_control").write_text("memory pids\n")
+    monkeypatch.setattr(cgroup, "_own_groups", lambda: {"": "/grader"})
+    monkeypatch.setattr(cgroup, "_mounts", lambda: {"": str(root)})
+    cgroup.create(600, 32)  # the fake hierarchy has no limit files: no group, but the sweep ran
+    assert not dead.exists() and alive.exists()
 
 
 def test_without_a_cgroup_nothing_is_pretended(monkeypatch):

@@ -174,7 +174,23 @@ def create(memory_mb: int, processes: int, *, root: str | None = None) -> Submis
     return None
 
 
+def _sweep(parent: str) -> None:
+    """Remove empty groups left by a grader that was killed outright (``grade-<pid>-...``)."""
+    try:
+        names = [n for n in os.listdir(parent) if n.startswith("grade-")]
+    except OSError:
+        return
+    for name in names:
+        pid = name.split("-")[1]
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            try:
+                os.rmdir(os.path.join(parent, name))
+            except OSError:  # still holds a process, or not ours to remove
+                pass
+
+
 def _create_v2(parent: str, name: str, memory_mb: int, processes: int) -> SubmissionCgroup | None:
+    _sweep(parent)
     try:
         controllers = _read(os.path.join(parent, "cgroup.controllers")).split()
         if not {"memory", "pids"} <= set(controllers):
@@ -206,7 +222,9 @@ def _create_v1(mounts: dict, own: dict, name: str, memory_mb: int, processes: in
         for controller in ("memory", "pids", "cpuacct"):
             if controller not in mounts:
                 continue
-            folder = os.path.join(mounts[controller], own.get(controller, "/").lstrip("/"), name)
+            parent = os.path.join(mounts[controller], own.get(controller, "/").lstrip("/"))
+            _sweep(parent)
+            folder = os.path.join(parent, name)
             os.mkdir(folder)
             dirs[controller] = folder
         memory = dirs["memory"]
