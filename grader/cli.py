@@ -5,12 +5,14 @@ course. Exit codes: 0 every check passed, 1 some check failed, 2 usage or set-up
 """
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import sys
 
 import click
 
+from . import gate
 from . import progress as progress_state
 from .course import Course, load_course
 from .results import STATUS_LABELS
@@ -40,6 +42,8 @@ class DefaultGroup(click.Group):
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort,
                 SystemExit, KeyboardInterrupt):
             raise
+        except gate.GateError as refused:  # the submission folder cannot be read at all
+            fail_setup(str(refused))
         except BrokenPipeError:
             # The reader went away (grade list | head): not a bug. Python's documented way out:
             # point stdout at /dev/null so the interpreter's final flush cannot fail again.
@@ -93,6 +97,70 @@ def resolve_source(source: str | None) -> str:
                        f"course folder, or point it at your modules with --source DIR.")
         fail_setup(f"--source {source}: no such folder.")
     return path
+
+
+def warn(lines) -> None:
+    """Warnings on stderr, one line each (stdout may be a JSON report)."""
+    for line in lines:
+        click.echo(click.style("warning: ", fg="yellow", bold=True) + line, err=True)
+
+
+@contextlib.contextmanager
+def open_submission(source_dir: str, *, warnings=warn):
+    """The grader's private snapshot of ``source_dir`` (grader/gate.py), for one command.
+
+    Every command that reads a submission grades, lints, times and reads quiz answers from
+    ``snapshot.root`` only, and names ``source_dir`` in what it prints. Refused files go to
+    ``warnings`` (stderr by default); a folder that cannot be read at all raises GateError,
+    which the ``grade`` group turns into a one-paragraph error with exit code 2.
+    """
+    snap = gate.snapshot(source_dir)
+    try:
+        warnings(snap.warnings())
+        with _solutions_beside(source_dir):
+            yield snap
+    finally:
+        snap.close()
+
+
+@contextlib.contextmanager
+def _solutions_beside(source_dir: str):
+    """Keep ``solutions/`` beside the learner's folder off limits to learner code.
+
+    The runner forbids the solutions beside the *graded* folder; graded from a snapshot in
+    a temporary folder, that would be a different place, so the learner's is added to the
+    runner's list of forbidden folders (inherited by the worker processes) meanwhile.
+    """
+    name = "GRADE_FORBIDDEN_DIRS"  # grader.runner.sandbox.FORBIDDEN_ENV
+    before = os.environ.get(name)
+    beside = os.path.join(os.path.dirname(os.path.realpath(source_dir)), "solutions")
+    os.environ[name] = os.pathsep.join(p for p in (before, beside) if p)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+
+
+def explain_refusals(report, snap: gate.Snapshot, course: Course) -> None:
+    """Say in the report itself why an exercise whose module (or quiz answers) the gate
+    refused scored nothing, instead of "was not found" (a JSON report has no stderr)."""
+    for result in report.exercises:
+        if result.name in course.names():
+            refusal = snap.refusal_of(course.get(result.name).module_file)
+            consequence = "nothing in this exercise could be graded"
+        else:
+            refusal = snap.refusal_of("quizzes") or snap.refusal_of(f"quizzes/{result.name}.yaml")
+            consequence = "no answer of this quiz was read"
+        if refusal is None:
+            continue
+        message = snap.sentence(refusal).rstrip(".") + f"; {consequence}."
+        result.message = message
+        for check in result.checks:
+            if not check.passed:
+                check.message = message
 
 
 @click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -170,16 +238,19 @@ def run(exercises, source, fmt, output, ref, seed, jobs, verbose, show_progress,
     if show_progress is None:
         show_progress = sys.stderr.isatty()
     jobs = jobs or os.cpu_count() or 1
-    report = grade(course, [n for n in names if n in course.names()], source_dir,
-                   course.seed if seed is None else seed, jobs=jobs,
-                   progress=_progress_line if show_progress else None, timing=timing)
-    quizzes = [n for n in names if n not in course.names()]
-    if quizzes:
-        from .quiz import grade_quizzes
+    with open_submission(source_dir) as snap:  # grade the private copy, name the learner's folder
+        report = grade(course, [n for n in names if n in course.names()], snap.root,
+                       course.seed if seed is None else seed, jobs=jobs,
+                       progress=_progress_line if show_progress else None, timing=timing,
+                       display_source=source_dir)
+        quizzes = [n for n in names if n not in course.names()]
+        if quizzes:
+            from .quiz import grade_quizzes
 
-        report.exercises.extend(grade_quizzes(quizzes, source_dir, student))
-    if ref is None:
-        progress_state.save(source_dir, report)
+            report.exercises.extend(grade_quizzes(quizzes, snap.root, student, display_source=source_dir))
+        explain_refusals(report, snap, course)
+        if ref is None:
+            progress_state.save(source_dir, report, files_dir=snap.root)
     from .atomic import emit
 
     emit(FORMATS[fmt](report, source=source or DEFAULT_SOURCE, verbose=verbose, course=course,

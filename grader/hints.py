@@ -45,12 +45,16 @@ def current_states(course: Course, name: str, source_dir: str, *, regrade: bool 
     stale = (not entry.get("functions") and entry.get("status") != ERROR) \
         or entry.get("source") != progress.source_hash(source_dir, name)
     if regrade or (regrade is None and stale):
+        from .cli import explain_refusals, open_submission
         from .grading import grade
 
         if announce:
             announce(name)
-        report = grade(course, [name], source_dir, course.seed, jobs=jobs or os.cpu_count() or 1)
-        progress.save(source_dir, report)
+        with open_submission(source_dir) as snap:  # graded from the grader's private copy
+            report = grade(course, [name], snap.root, course.seed, jobs=jobs or os.cpu_count() or 1,
+                           display_source=source_dir)
+            explain_refusals(report, snap, course)
+            progress.save(source_dir, report, files_dir=snap.root)
         entry = progress.load_exercise(source_dir, name)
         if not entry:  # the state file could not be written: use the run itself
             result = report.exercises[0]

@@ -460,7 +460,7 @@ def plot_command(exercise, source, out):
     """
     import difflib
 
-    from .cli import fail_setup, get_course, resolve_source
+    from .cli import fail_setup, get_course, open_submission, resolve_source
 
     if exercise not in PLOTS:
         close = difflib.get_close_matches(exercise, PLOTS, n=1)
@@ -472,19 +472,23 @@ def plot_command(exercise, source, out):
                    f"{exercise} again.")
     course = get_course()
     source_dir = resolve_source(source)
-    if not os.path.isfile(os.path.join(source_dir, f"{exercise}.py")):
-        fail_setup(f"{os.path.join(source_dir, exercise + '.py')} was not found: grade plot draws the functions "
-                   f"of that file.")
     out = out or f"{exercise}.png"
     if not out.lower().endswith(".png"):
         raise click.UsageError(f"--out {out}: the picture is a PNG, so the file name must end in .png.")
     folder = os.path.dirname(os.path.abspath(out))
     if not os.path.isdir(folder):
         fail_setup(f"--out {out}: the folder {folder} does not exist.")
-    try:
-        what, notes = draw(course, exercise, source_dir, out)
-    except OSError as exc:
-        fail_setup(f"--out {out}: the picture could not be written ({exc.strerror or exc}).")
+    with open_submission(source_dir) as snap:  # drawn from the grader's private copy, as grade does
+        refused = snap.refusal_of(f"{exercise}.py")
+        if refused is not None:
+            fail_setup(snap.sentence(refused))
+        if not os.path.isfile(os.path.join(snap.root, f"{exercise}.py")):
+            fail_setup(f"{os.path.join(source_dir, exercise + '.py')} was not found: grade plot draws the "
+                       f"functions of that file.")
+        try:
+            what, notes = draw(course, exercise, snap.root, out)
+        except OSError as exc:
+            fail_setup(f"--out {out}: the picture could not be written ({exc.strerror or exc}).")
     click.echo(f"wrote {out}: {what}.")
     for note in notes:
         click.echo(click.style("note: ", fg="yellow", bold=True) + note)

@@ -19,7 +19,9 @@ Kept at ``.grade/progress.json`` in the current directory, keyed by the graded f
 It only feeds displays and ``grade EXERCISE --replay``: verdicts are always computed
 afresh. The saved example is encoded with the runner's wire format (JSON plus raw
 buffers, here base64'd), never pickled, so reading the file back can never run code.
-A failure to read or write the file never affects grading.
+A failure to read or write the file never affects grading: it is read through
+:func:`grader.gate.load_state_json`, so one that is huge, nested without end, a link or
+not JSON is set aside (``progress.json.broken``) with one warning on stderr.
 """
 from __future__ import annotations
 
@@ -28,6 +30,9 @@ import hashlib
 import json
 import os
 
+import click
+
+from . import gate
 from .atomic import write_atomic
 from .results import ERROR, FAILED, NOT_STARTED, PASSED, Report
 
@@ -35,19 +40,24 @@ STATE_DIR = ".grade"
 STATE_FILE = os.path.join(STATE_DIR, "progress.json")
 
 MAX_EXAMPLE_BYTES = 2 * 1024 * 1024  # larger failing examples are not kept for replay
+MAX_EXAMPLE_DEPTH = 40  # deeper ones neither: the file as a whole may nest at most MAX_STATE_DEPTH
 MAX_MESSAGE = 1500
+# Several saved examples of up to 2 MB (base64'd) fit; far more is not a file the grader wrote.
+MAX_STATE_BYTES = 64 * 1024 * 1024
+MAX_STATE_DEPTH = 64
+
+_warned: set[str] = set()
 
 
 # ----------------------------------------------------------------------------- reading and writing
 
 
 def _read_all() -> dict:
-    try:
-        with open(STATE_FILE, encoding="utf-8") as f:
-            data = json.load(f)
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
-        return {}
+    data, warning = gate.load_state_json(STATE_FILE, max_bytes=MAX_STATE_BYTES, max_depth=MAX_STATE_DEPTH)
+    if warning is not None and warning not in _warned:
+        _warned.add(warning)
+        click.echo(click.style("warning: ", fg="yellow", bold=True) + warning, err=True)
+    return data if isinstance(data, dict) else {}
 
 
 def _write_all(data: dict) -> None:
@@ -84,11 +94,11 @@ def update_exercise(source_dir: str, exercise: str, change) -> dict:
 
 
 def source_hash(source_dir: str, exercise: str) -> str:
-    """The sha1 of ``<source_dir>/<exercise>.py`` ("" if it cannot be read)."""
+    """The sha1 of ``<source_dir>/<exercise>.py`` ("" if it cannot be read or the gate refuses it:
+    a link to /dev/zero or a FIFO is never read here either)."""
     try:
-        with open(os.path.join(source_dir, f"{exercise}.py"), "rb") as f:
-            return hashlib.sha1(f.read()).hexdigest()
-    except OSError:
+        return hashlib.sha1(gate.read_file(os.path.join(source_dir, f"{exercise}.py"))).hexdigest()
+    except (OSError, gate.GateError):
         return ""
 
 
@@ -114,12 +124,13 @@ def function_states(result) -> dict:
     return states
 
 
-def save(source_dir: str, report: Report) -> None:
+def save(source_dir: str, report: Report, *, files_dir: str | None = None) -> None:
     """Merge this run's results in; a failure to write never affects grading.
 
     Hint counters are kept, except for functions that now pass (their hints start over
     if they ever fail again). The first failing check's smallest example is kept for
-    ``grade EXERCISE --replay``.
+    ``grade EXERCISE --replay``. The state is kept under the learner's ``source_dir``;
+    ``files_dir`` (the snapshot that was graded) is where the modules' hashes come from.
     """
     try:
         data = _read_all()
@@ -132,7 +143,7 @@ def save(source_dir: str, report: Report) -> None:
             functions = function_states(e)
             if functions:
                 entry["functions"] = functions
-                entry["source"] = source_hash(source_dir, e.name)
+                entry["source"] = source_hash(files_dir or source_dir, e.name)
             if e.status == ERROR:
                 entry["message"] = (e.message or next((c.message for c in e.checks if c.message), ""))[:MAX_MESSAGE]
             hints = old.get("hints") if isinstance(old.get("hints"), dict) else {}
@@ -183,7 +194,9 @@ def encode_example(example) -> dict | None:
                       expr_to_tree=lambda v: v.to_wire() if isinstance(v, Function) else None)
     except Exception:
         return None
-    if '"opaque"' in json.dumps(tree) or sum(len(b) for b in buffers) > MAX_EXAMPLE_BYTES:
+    text = json.dumps(tree)
+    if '"opaque"' in text or sum(len(b) for b in buffers) > MAX_EXAMPLE_BYTES \
+            or gate.json_depth(text.encode(), MAX_EXAMPLE_DEPTH) > MAX_EXAMPLE_DEPTH:
         return None  # something that cannot travel faithfully, or too big to keep
     return {"value": tree, "buffers": [base64.b64encode(b).decode("ascii") for b in buffers]}
 

@@ -135,13 +135,21 @@ def replay(course: Course, name: str, source_dir: str, *, echo=click.echo) -> in
         else:  # nothing to replay yet: a set-up problem, on stderr
             click.echo(click.style("error: ", fg="red", bold=True) + nothing.message, err=True)
         return nothing.exit_code
+    from .cli import open_submission
+
     path = os.path.join(source_dir, exercise.module_file)
     echo(click.style(f"Replaying {name} › {spec.function}: {spec.title}", bold=True))
     echo(f"the smallest failing example from your last `grade {name}`, run once on {path} as it is now\n")
-    if not os.path.isfile(path):
-        echo(f"{path} was not found.")
-        return 2
-    outcome, calls, printed = run_once(exercise, path, spec, impl, example, course.seed)
+    with open_submission(source_dir) as snap:  # run from the grader's private copy, as grade does
+        refused = snap.refusal_of(exercise.module_file)
+        if refused is not None:
+            echo(snap.sentence(refused))
+            return 2
+        copy = os.path.join(snap.root, exercise.module_file)
+        if not os.path.isfile(copy):
+            echo(f"{path} was not found.")
+            return 2
+        outcome, calls, printed = run_once(exercise, copy, spec, impl, example, course.seed)
     shown = calls[-MAX_CALLS_SHOWN:]
     if len(calls) > len(shown):
         echo(f"  … {len(calls) - len(shown)} earlier calls not shown")

@@ -27,7 +27,7 @@ from datetime import datetime
 
 import click
 
-from . import progress
+from . import gate, progress
 from .course import Course
 from .hints import current_exercise, next_hint, render as render_hint
 from .results import ERROR, NOT_STARTED, PASSED, STATUS_LABELS, ExerciseResult
@@ -186,9 +186,11 @@ class Watcher:
         for name in names:
             path = os.path.join(self.source_dir, name)
             try:
-                st = os.stat(path)
-                with open(path, "rb") as f:
-                    digest = hashlib.sha1(f.read()).hexdigest()
+                st = os.lstat(path)
+                # Through the gate: a link to /dev/zero or a FIFO is never read, only noticed.
+                digest = hashlib.sha1(gate.read_file(path)).hexdigest()
+            except gate.GateError as refused:
+                digest = str(refused)
             except OSError:
                 continue
             found[name] = (st.st_mtime_ns, st.st_size, digest)
@@ -265,6 +267,7 @@ class Watcher:
 
     def grade_current(self, reason: str) -> None:
         """Grade the current exercise; while it passes, move on to the next unfinished one."""
+        from .cli import explain_refusals, open_submission
         from .grading import grade
 
         while not self.finished():
@@ -272,17 +275,26 @@ class Watcher:
             name = self.current
             started = time.monotonic()
             self.echo(click.style(f"\ngrading {name}…", dim=True))
-            try:
-                report = grade(self.course, [name], self.source_dir, self.seed, jobs=self.jobs)
+            warnings: list[str] = []
+            try:  # graded from the grader's private copy of the folder, as in grade
+                with open_submission(self.source_dir, warnings=warnings.extend) as snap:
+                    report = grade(self.course, [name], snap.root, self.seed, jobs=self.jobs,
+                                   display_source=self.source_dir)
+                    explain_refusals(report, snap, self.course)
+                    progress.save(self.source_dir, report, files_dir=snap.root)
+            except gate.GateError as refused:
+                self.echo(f"{refused} Still watching.")
+                return
             except Exception as exc:  # keep watching, whatever happened
                 self.echo(f"The grader could not grade {name} ({type(exc).__name__}: {exc}). Still watching; "
                           f"save the file again to retry.")
                 return
-            progress.save(self.source_dir, report)
             self.result = report.exercises[0]
             if self.clear:
                 click.clear()
             self.echo(self.render(self.result, reason, time.monotonic() - started))
+            for line in warnings:  # after the clear, so they stay on screen
+                self.echo(click.style("warning: ", fg="yellow", bold=True) + line)
             if self.result.status != PASSED:
                 return
             following = self.next_unfinished()
@@ -395,6 +407,7 @@ def watch_command(source, timeout, interval, jobs, start, once, max_rounds):
 
     course = get_course()
     source_dir = resolve_source(source)
+    gate.snapshot(source_dir).close()  # a folder the gate refuses whole (a link): exit 2 at once
     if start is not None:
         check_exercise_name(course, start)
     keys = NoKeys() if once else keys_from_stdin()

@@ -4,7 +4,8 @@ Contract with the rest of the grader:
 
 - ``quiz_names()`` -> the quiz names in course order (each is an exercise in reports).
 - ``grade_quizzes(names, source_dir, student)`` -> one ExerciseResult per quiz, each
-  question a check of kind ``quiz``; answers are read from ``<source_dir>/quizzes/``.
+  question a check of kind ``quiz``; answers are read from ``<source_dir>/quizzes/``
+  (``grade`` passes its snapshot of the learner's folder, see grader/gate.py).
 
 Pieces: model.py (quiz files, question types, marking), hashing.py (normalising and the
 salted answer key), generators.py (parameterised questions), answers.py (the learner's
@@ -51,9 +52,12 @@ def get_quiz(name: str) -> Quiz:
         raise QuizSetupError(f"the quiz file is broken: {e}") from None
 
 
-def get_answers(quiz: Quiz, source_dir: str) -> AnswersFile:
+def get_answers(quiz: Quiz, source_dir: str, *, display_source: str | None = None) -> AnswersFile:
+    """The answers in ``<source_dir>/quizzes/``; ``display_source``: the learner's folder to
+    name in messages when ``source_dir`` is the grader's snapshot of it (grader/gate.py)."""
+    shown = answers_path(display_source, quiz.name) if display_source is not None else None
     try:
-        return read_answers(answers_path(source_dir, quiz.name), quiz)
+        return read_answers(answers_path(source_dir, quiz.name), quiz, shown_as=shown)
     except YamlError as e:
         raise QuizSetupError(f"{e}. Fix the answers file (grade quiz leaves it untouched until "
                              f"then, so no answer saved in it is lost).") from None
@@ -85,11 +89,12 @@ def resolve_student(explicit: str | None, answers: AnswersFile | None = None) ->
     return default_student()
 
 
-def grade_quizzes(names: list[str], source_dir: str, student: str | None = None) -> list[ExerciseResult]:
+def grade_quizzes(names: list[str], source_dir: str, student: str | None = None, *,
+                  display_source: str | None = None) -> list[ExerciseResult]:
     results = []
     for name in names:
         quiz = get_quiz(name)
-        answers = get_answers(quiz, source_dir)
+        answers = get_answers(quiz, source_dir, display_source=display_source)
         results.append(grade_quiz(quiz, answers, resolve_student(student, answers)))
     return results
 

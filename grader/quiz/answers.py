@@ -13,7 +13,9 @@
 
 ``grade quiz`` rewrites the whole file on every answer (a temporary file, then
 ``os.replace``, so a crash never leaves half a file); it refuses to touch a file it
-cannot read, so answers already saved there are never lost. The reference answers in
+cannot read, so answers already saved there are never lost. An answers file is read
+through the submission gate (:mod:`grader.gate`): a regular file of at most
+``MAX_ANSWERS_BYTES``, and YAML without anchors or aliases. The reference answers in
 ``solutions/quizzes/`` use the same format, with ``also_accept`` listing further accepted
 forms of a text or number answer (read only by ``grade quiz --seal``).
 """
@@ -24,11 +26,13 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from .. import gate
 from ..atomic import write_atomic
 from ..yamlfile import Node, YamlError, load
 from .model import MATRIX, MULTIPLE, NUMERIC, SINGLE, TEXT, TRUE_FALSE, VECTOR, Quiz
 
 _TOP = ("student", "answers", "also_accept")
+MAX_ANSWERS_BYTES = 1 << 20
 
 
 @dataclass
@@ -50,18 +54,31 @@ def answers_path(source_dir: str, quiz: str) -> str:
     return os.path.join(source_dir, "quizzes", f"{quiz}.yaml")
 
 
-def read_answers(path: str, quiz: Quiz) -> AnswersFile:
+def read_answers(path: str, quiz: Quiz, *, shown_as: str | None = None) -> AnswersFile:
     """Read an answers file (a missing file has no answers); raise YamlError for a file
-    that is not YAML, has unknown fields or names a question the quiz does not have."""
-    out = AnswersFile(path)
-    if not os.path.exists(path):
+    that is not YAML, has unknown fields or names a question the quiz does not have.
+
+    ``shown_as``: the path to name in messages and to save to, when ``path`` is the
+    grader's private copy of the learner's file (see grader/gate.py).
+    """
+    shown = shown_as or path
+    out = AnswersFile(shown)
+    try:
+        data = gate.read_file(path, max_bytes=MAX_ANSWERS_BYTES, shown_as=shown)  # GateError: exit 2
+    except FileNotFoundError:
         return out
+    except OSError as e:
+        raise YamlError(shown, None, None, f"cannot be read ({e.strerror})") from None
     out.exists = True
-    root = load(path)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise YamlError(shown, None, None, "is not UTF-8 text") from None
+    root = load(shown, text, max_bytes=MAX_ANSWERS_BYTES, aliases=False)
     if root is None:
         return out
     if not isinstance(root, Node):
-        raise YamlError(path, getattr(root, "line", None), None,
+        raise YamlError(shown, getattr(root, "line", None), None,
                         "must be a mapping with 'answers:' (see the README's Quizzes section)")
     for key in root:
         if key not in _TOP:

@@ -21,6 +21,7 @@ import textwrap
 
 import click
 
+from ..gate import Snapshot
 from ..results import PASSED, STATUS_LABELS, Report
 from ..yamlfile import YamlError
 from . import (QuizSetupError, get_answers, get_quiz, grade_quiz, quiz_names, resolve_student)
@@ -65,20 +66,31 @@ def quiz(name, source, student, retry, review, check, seal):
         hint = f" Did you mean '{close[0]}'?" if close else ""
         raise click.UsageError(f"there is no quiz '{name}'.{hint} The quizzes: {', '.join(names)}.")
     source_dir = _source(source)
-    if name is None:
-        if retry or review:
-            raise click.UsageError("--retry and --review need a quiz name: grade quiz NAME --retry.")
-        sys.exit(list_quizzes(names, source_dir, student))
-    the_quiz = get_quiz(name)
-    if review:
-        sys.exit(review_quiz(the_quiz, source_dir, student))
-    sys.exit(take_quiz(the_quiz, source_dir, student, retry))
+    if name is None and (retry or review):
+        raise click.UsageError("--retry and --review need a quiz name: grade quiz NAME --retry.")
+    from ..cli import open_submission  # imported here: grader.cli imports this module
+
+    with open_submission(source_dir) as snap:  # answers read from the grader's private copy
+        if name is None:
+            code = list_quizzes(names, source_dir, student, snap=snap)
+        elif review:
+            code = review_quiz(get_quiz(name), source_dir, student, snap=snap)
+        else:
+            code = take_quiz(get_quiz(name), source_dir, student, retry, snap=snap)
+    sys.exit(code)
 
 
 def _source(source: str | None) -> str:
     from ..cli import resolve_source  # imported here: grader.cli imports this module
 
     return resolve_source(source)
+
+
+def _answers(quiz: Quiz, source_dir: str, snap: Snapshot | None):
+    """The learner's answers: from the snapshot when there is one, named by ``source_dir``."""
+    if snap is None:
+        return get_answers(quiz, source_dir)
+    return get_answers(quiz, snap.root, display_source=source_dir)
 
 
 def _width() -> int:
@@ -125,11 +137,11 @@ def _fmt(x: float) -> str:
 
 # --- listing ----------------------------------------------------------------------------
 
-def list_quizzes(names: list[str], source_dir: str, student: str | None) -> int:
+def list_quizzes(names: list[str], source_dir: str, student: str | None, *, snap: Snapshot | None = None) -> int:
     rows = []
     for n in names:
         quiz = get_quiz(n)
-        answers = get_answers(quiz, source_dir)
+        answers = _answers(quiz, source_dir, snap)
         result = grade_quiz(quiz, answers, resolve_student(student, answers))
         answered = sum(1 for c in result.checks if not c.not_started)
         rows.append((n, quiz, result, answered))
@@ -190,9 +202,14 @@ class _Stop(Exception):
     pass
 
 
-def take_quiz(quiz: Quiz, source_dir: str, student_opt: str | None, retry: bool) -> int:
+def take_quiz(quiz: Quiz, source_dir: str, student_opt: str | None, retry: bool, *,
+              snap: Snapshot | None = None) -> int:
     path = answers_path(source_dir, quiz.name)
-    af = get_answers(quiz, source_dir)  # exits 2 on a broken file, which stays untouched
+    refused = snap and (snap.refusal_of("quizzes") or snap.refusal_of(f"quizzes/{quiz.name}.yaml"))
+    if refused:  # saving would write through a link, wherever it points
+        raise QuizSetupError(f"{snap.sentence(refused)} grade quiz saves answers only in a real file in a "
+                             f"real quizzes folder: replace the link with one and run grade quiz again.")
+    af = _answers(quiz, source_dir, snap)  # exits 2 on a broken file, which stays untouched
     student = resolve_student(student_opt, af)
     parameterised = any(q.parameterised for q in quiz.questions)
     if parameterised and af.student and student != af.student:
@@ -216,7 +233,7 @@ def take_quiz(quiz: Quiz, source_dir: str, student_opt: str | None, retry: bool)
     if quiz.intro and len(todo) == len(quiz.questions):
         click.echo(render(quiz.intro))
     if not todo:
-        result = grade_quiz(quiz, get_answers(quiz, source_dir), student)
+        result = grade_quiz(quiz, af, student)
         click.echo(f"Every question is answered: {_fmt(result.score)}/{_fmt(result.max_score)} points.")
         if result.status != PASSED:
             click.echo(f"To answer the wrong ones again: grade quiz {quiz.name} --retry")
@@ -354,8 +371,8 @@ def _save_progress(source_dir: str, result) -> None:
 
 # --- review -----------------------------------------------------------------------------
 
-def review_quiz(quiz: Quiz, source_dir: str, student_opt: str | None) -> int:
-    af = get_answers(quiz, source_dir)
+def review_quiz(quiz: Quiz, source_dir: str, student_opt: str | None, *, snap: Snapshot | None = None) -> int:
+    af = _answers(quiz, source_dir, snap)
     student = resolve_student(student_opt, af)
     result = grade_quiz(quiz, af, student)
     click.echo(click.style(quiz.title, bold=True) + f"  ({quiz.name})")

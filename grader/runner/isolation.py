@@ -217,7 +217,9 @@ def masks(hidden: list[str]) -> list[str]:
     args = []
     for path in sorted({os.path.realpath(p) for p in hidden if p}):
         inside = any(path == b or path.startswith(b.rstrip("/") + "/") for b in bound)
-        if inside and os.path.isdir(path):
+        # Never a folder the runtime lives in (site-packages holds an installed grader).
+        needed = any(b == path or b.startswith(path.rstrip("/") + "/") for b in bound)
+        if inside and not needed and os.path.isdir(path):
             args += ["--perms", "0000", "--tmpfs", path, "--remount-ro", path]
     return args
 

@@ -552,6 +552,8 @@ class LearnerProcess:
         if code is None:
             return ProcessGone("protocol", "stopped answering the grader")
         when = " after answering the previous call" if after_reply else ""
+        if self.sandbox == "namespaces" and 128 < code < 128 + 65:
+            code = 128 - code  # bubblewrap exits 128+N for a child that signal N ended
         if code < 0:
             name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
             hint = {"SIGXCPU": f" (it used more than the {lim.cpu_seconds} s of CPU time allowed)",

@@ -81,7 +81,7 @@ def bench(exercises, source, reference, seed, fmt):
     grade bench                 every timed function
     grade bench vectors losses  only these exercises
     """
-    from ..cli import DEFAULT_SOURCE, fail_setup, get_course, resolve_names, resolve_source
+    from ..cli import DEFAULT_SOURCE, fail_setup, get_course, open_submission, resolve_names, resolve_source
 
     course = get_course()
     names = [n for n in resolve_names(course, exercises) if n in course.names()]
@@ -98,15 +98,16 @@ def bench(exercises, source, reference, seed, fmt):
     seed = course.seed if seed is None else seed
     rows = []
     show_progress = fmt == "table" and sys.stderr.isatty()
-    for exercise in timed:
-        def done(spec, measured, exercise=exercise):
-            for m in measured:
-                rows.append((exercise.name, spec, m))
-                if show_progress:
-                    click.echo(f"\r{exercise.name}.{m.function} ({m.device}): {verdict_text(m):<40}", err=True,
-                               nl=False)
-        time_exercise(exercise, exercise.timing_specs(), source_dir, seed, reference_dir=reference_dir,
-                      on_done=done)
+    with open_submission(source_dir) as snap:  # timed from the grader's private copy, as in grade
+        for exercise in timed:
+            def done(spec, measured, exercise=exercise):
+                for m in measured:
+                    rows.append((exercise.name, spec, m))
+                    if show_progress:
+                        click.echo(f"\r{exercise.name}.{m.function} ({m.device}): {verdict_text(m):<40}",
+                                   err=True, nl=False)
+            time_exercise(exercise, exercise.timing_specs(), snap.root, seed, reference_dir=reference_dir,
+                          on_done=done, display_source=source_dir)
     if show_progress:
         click.echo("\r" + " " * 70 + "\r", err=True, nl=False)
     if fmt == "json":

@@ -48,13 +48,15 @@ def cuda_status() -> tuple[bool, str]:
 
 def time_exercise(exercise: Exercise, specs: list[TimingSpec], source_dir: str, seed: int, *,
                   reference_dir: str | None = None,
-                  on_done: Callable[[TimingSpec, list[Measured]], None] | None = None
-                  ) -> dict[tuple[str, str], list[Measured]]:
+                  on_done: Callable[[TimingSpec, list[Measured]], None] | None = None,
+                  display_source: str | None = None) -> dict[tuple[str, str], list[Measured]]:
     """Measure ``specs`` (timed runs of ``exercise``): ``{(function, id): [one Measured per device]}``.
 
     One learner process and one reference process serve all the specs; they are started
     together and closed at the end. Nothing here decides whether a function is ready to be
     timed (that is :func:`add_timing`'s business); a stub simply comes back not started.
+    ``source_dir`` is the grader's snapshot of the learner's folder (grader/gate.py);
+    ``display_source`` the folder itself, for messages.
     """
     out: dict[tuple[str, str], list[Measured]] = {}
     reference_dir = reference_dir or solutions_dir()
@@ -79,7 +81,8 @@ def time_exercise(exercise: Exercise, specs: list[TimingSpec], source_dir: str, 
         return every("skipped", f"there is no reference solution to time against ({reference_path} is "
                                 f"missing; timing needs the course's solutions folder)", ["cpu"])
     if not os.path.isfile(learner_path):
-        return every("raised", f"{learner_path} was not found")
+        shown = os.path.join(display_source, exercise.module_file) if display_source is not None else learner_path
+        return every("raised", f"{shown} was not found")
 
     torch = exercise.framework == "torch"
     make = lambda path: LearnerProcess(exercise.name, path, exercise.limits, torch=torch,  # noqa: E731
