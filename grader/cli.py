@@ -37,6 +37,9 @@ class DefaultGroup(click.Group):
     def invoke(self, ctx):
         # A bug in the grader itself is reported in one paragraph, not as a traceback a
         # learner could mistake for their own error (GRADE_DEBUG=1 shows the traceback).
+        from .runner.isolation import SandboxUnavailable
+
+        end_on_sigterm()
         try:
             return super().invoke(ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort,
@@ -44,6 +47,8 @@ class DefaultGroup(click.Group):
             raise
         except gate.GateError as refused:  # the submission folder cannot be read at all
             fail_setup(str(refused))
+        except SandboxUnavailable as unavailable:  # GRADE_SANDBOX asks for what this machine lacks
+            fail_setup(str(unavailable))
         except BrokenPipeError:
             # The reader went away (grade list | head): not a bug. Python's documented way out:
             # point stdout at /dev/null so the interpreter's final flush cannot fail again.
@@ -56,6 +61,16 @@ class DefaultGroup(click.Group):
             fail_setup(f"the grader itself failed ({type(exc).__name__}: {exc}). This is a bug in the "
                        f"grader, not in your code: please report it with the command you ran "
                        f"(GRADE_DEBUG=1 shows the details).")
+
+
+def end_on_sigterm() -> None:
+    """SIGTERM (a CI job cancelled, ``kill``) unwinds like Ctrl-C: every learner process is
+    closed on the way out, its namespace, control group and files with it (exit 143)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
 
 def fail_setup(message: str) -> None:
@@ -238,6 +253,9 @@ def run(exercises, source, fmt, output, ref, seed, jobs, verbose, show_progress,
     if show_progress is None:
         show_progress = sys.stderr.isatty()
     jobs = jobs or os.cpu_count() or 1
+    from .runner.sandbox import sandbox_mode
+
+    sandbox_mode()  # GRADE_SANDBOX asking for what this machine lacks: one paragraph, exit 2
     with open_submission(source_dir) as snap:  # grade the private copy, name the learner's folder
         report = grade(course, [n for n in names if n in course.names()], snap.root,
                        course.seed if seed is None else seed, jobs=jobs,

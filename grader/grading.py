@@ -157,6 +157,22 @@ def grade_exercise(exercise: Exercise, source_dir: str, seed: int,
     return ExerciseResult(exercise.name, checks=results, sandbox=process.sandbox)
 
 
+def _end_on_sigterm() -> None:
+    """In a worker: SIGTERM unwinds, so the learner process it runs is closed on the way out."""
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    pool.shutdown(wait=False, cancel_futures=True)
+    for worker in list((getattr(pool, "_processes", None) or {}).values()):
+        try:
+            worker.terminate()
+        except (OSError, ValueError, AttributeError):
+            pass
+
+
 def _weakest(modes: list[str]) -> str:
     """The weakest isolation any part of an exercise ran under ("" if none ran code)."""
     ranked = [m for m in ("none", "uid", "namespaces") if m in modes]
@@ -231,11 +247,15 @@ def grade(course: Course, names: list[str], source_dir: str, seed: int, *, jobs:
     if progress:
         progress("", 0, len(exercises))
     if jobs > 1 and len(tasks) > 1:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(tasks))) as pool:
-            futures = {pool.submit(grade_exercise, t[0], source_dir, seed, list(t[1]),
-                                   display_source=display_source): t for t in tasks}
-            for future in as_completed(futures):
-                record(futures[future], future.result())
+        with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), initializer=_end_on_sigterm) as pool:
+            try:
+                futures = {pool.submit(grade_exercise, t[0], source_dir, seed, list(t[1]),
+                                       display_source=display_source): t for t in tasks}
+                for future in as_completed(futures):
+                    record(futures[future], future.result())
+            except BaseException:  # SIGTERM or Ctrl-C: each worker closes its learner processes now
+                _stop_workers(pool)
+                raise
     else:
         for t in tasks:
             record(t, grade_exercise(t[0], source_dir, seed, list(t[1]), display_source=display_source))

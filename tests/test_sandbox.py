@@ -200,6 +200,46 @@ def test_ending_the_grader_ends_every_learner_process(tmp_path, how):
             grader.kill()
 
 
+def test_sigterm_to_grade_closes_every_learner_process_and_leaves_nothing(tmp_path):
+    """``grade`` stopped by SIGTERM (a cancelled CI job) exits 143 and, on its way out, ends
+    its workers' learner processes and removes their files and control groups."""
+    source, scratch = tmp_path / "exercises", tmp_path / "tmp"
+    source.mkdir()
+    scratch.mkdir()
+    (source / "vectors.py").write_text((ROOT / "solutions" / "vectors.py").read_text()
+                                       + "\n\ndef dot(a, b):\n    while True:\n        pass\n")
+    grader = subprocess.Popen([sys.executable, "-m", "grader", "run", "vectors", "--source", str(source),
+                               "--no-timing", "--format", "json", "--no-progress", "-j", "2"],
+                              cwd=str(tmp_path), env=dict(os.environ, TMPDIR=str(scratch)),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        def learners_running():
+            return any("child.py" in _cmdline(p) for p in _descendants(grader.pid))
+
+        assert _wait_for(learners_running, 60), "the learner processes never started"
+        family = _descendants(grader.pid) | {grader.pid}
+        grader.send_signal(signal.SIGTERM)
+        assert grader.wait(timeout=30) == 143
+        assert _wait_for(lambda: not any(_alive(p) for p in family)), \
+            [_cmdline(p) for p in family if _alive(p)]
+        assert not list(scratch.iterdir()), f"left in TMPDIR: {list(scratch.iterdir())}"
+        for hierarchy in ("/sys/fs/cgroup/pids", "/sys/fs/cgroup/memory"):
+            left = [n for n in (os.listdir(hierarchy) if os.path.isdir(hierarchy) else [])
+                    if n.startswith("grade-") and int(n.split("-")[1]) in family]
+            assert not left, f"control groups left: {left}"
+    finally:
+        if grader.poll() is None:
+            grader.kill()
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
 # ----------------------------------------------------------------------------- whole-submission limits
 
 
