@@ -370,6 +370,7 @@ def test_each_record_carries_the_sandbox_its_report_names(tmp_path, monkeypatch)
     assert record["sandbox"] == "namespaces" and twin(out)["sandbox"] == "namespaces"
     # A record made under another sandbox is not kept: the grade is not the same grade.
     monkeypatch.setattr(batch, "machine_sandbox", lambda torch=False: "uid")
+    monkeypatch.setattr("grader.runner.isolation.uid_exposed", lambda extra=(): [])  # files locked away
     monkeypatch.setattr(batch, "grade_submission", fake_grading([], sandbox="uid"))
     again = invoke(["batch", str(tmp_path / "class"), "vectors", "--out", str(out), "--no-progress"], tmp_path)
     assert "graded 1 submission " in again.output and twin(out)["sandbox"] == "uid"
