@@ -21,7 +21,11 @@ Two rules for this exercise:
   ``requires_grad``. The grader calls your functions with plain tensors under
   ``torch.no_grad()``, so autograd would not work anyway. Derive the
   gradients yourself and write them with tensor operations (``@``, ``.T``,
-  ``.sum``, comparisons).
+  ``.sum``, comparisons). The grader reads this file, and any module of
+  your own it imports, before running it, so keep the code plain: import
+  only torch, numpy, math and your own .py helpers, write every name out
+  (no ``getattr`` with a computed name, no ``eval``), and use public names
+  only (nothing that starts with ``_``, such as ``torch._C``).
 - Outputs must stay on the input's device (CPU or GPU) and dtype (float32 or
   float64). Build results from the inputs with tensor operations; if you
   ever create a new tensor, pass ``device=...`` and ``dtype=...`` taken from

@@ -120,6 +120,45 @@ def warn(lines) -> None:
         click.echo(click.style("warning: ", fg="yellow", bold=True) + line, err=True)
 
 
+def secret_seed_option(command):
+    """``--secret-seed-file FILE`` of ``grade run`` (grader/seeds.py; bench and batch declare
+    the same option, with :func:`resolve_seed` behind all three)."""
+    return click.option(
+        "--secret-seed-file", "secret_seed_file", metavar="FILE", default=None,
+        help="Official grades: derive every generated input from the secret in FILE, so no one can "
+             "precompute them (default: $GRADE_SECRET_SEED if set, else the course's public seed). "
+             "See the README's section on secret seeds.")(command)
+
+
+def resolve_seed(course: Course, seed: int | None, secret_seed_file: str | None):
+    """The run's :class:`~grader.seeds.Seed`; a secret that cannot be used is a set-up error."""
+    from .seeds import SecretSeedError, resolve
+
+    try:
+        return resolve(course.seed if seed is None else seed, secret_seed_file, warn=warn)
+    except SecretSeedError as e:
+        fail_setup(str(e))
+
+
+@contextlib.contextmanager
+def secret_file_off_limits(secret_seed_file: str | None):
+    """While grading, learner code may not read the secret seed file (the runner's tripwire
+    flags a read as it flags reading the solutions; see grader/runner/guard.py)."""
+    name = "GRADE_FORBIDDEN_DIRS"  # grader.runner.sandbox.FORBIDDEN_ENV
+    if not secret_seed_file:
+        yield
+        return
+    before = os.environ.get(name)
+    os.environ[name] = os.pathsep.join(p for p in (before, os.path.realpath(secret_seed_file)) if p)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+
+
 @contextlib.contextmanager
 def open_submission(source_dir: str, *, warnings=warn):
     """The grader's private snapshot of ``source_dir`` (grader/gate.py), for one command.
@@ -226,8 +265,9 @@ def main():
 @click.option("--examples", type=click.IntRange(1, 100000), default=None, metavar="N",
               help="Try N generated examples in every check instead of the course's numbers "
                    "(fewer: faster but less thorough; used by benchmarks/run.py).")
+@secret_seed_option
 def run(exercises, source, fmt, output, ref, seed, jobs, verbose, show_progress, student, replay=False,
-        timing=True, examples=None):
+        timing=True, examples=None, secret_seed_file=None):
     """Grade exercises (all of them by default)."""
     from time import monotonic
 
@@ -250,15 +290,16 @@ def run(exercises, source, fmt, output, ref, seed, jobs, verbose, show_progress,
         from .replay import replay_command
 
         sys.exit(replay_command(course, exercises, source_dir))
+    run_seed = resolve_seed(course, seed, secret_seed_file)  # a broken secret: one paragraph, exit 2
     if show_progress is None:
         show_progress = sys.stderr.isatty()
     jobs = jobs or os.cpu_count() or 1
     from .runner.sandbox import sandbox_mode
 
     sandbox_mode()  # GRADE_SANDBOX asking for what this machine lacks: one paragraph, exit 2
-    with open_submission(source_dir) as snap:  # grade the private copy, name the learner's folder
-        report = grade(course, [n for n in names if n in course.names()], snap.root,
-                       course.seed if seed is None else seed, jobs=jobs,
+    with open_submission(source_dir) as snap, secret_file_off_limits(secret_seed_file):
+        # grade the private copy, name the learner's folder
+        report = grade(course, [n for n in names if n in course.names()], snap.root, run_seed, jobs=jobs,
                        progress=_progress_line if show_progress else None, timing=timing,
                        display_source=source_dir)
         quizzes = [n for n in names if n not in course.names()]

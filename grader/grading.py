@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import zlib
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Callable
 
@@ -23,13 +22,19 @@ from .course import CheckSpec, Course, Exercise
 from .format import show
 from .results import CheckResult, ExerciseResult, Report
 from .runner.sandbox import LearnerProcess
+from .seeds import Seed, independent_examples
 
 Progress = Callable[[str, int, int], None]  # (exercise name, done, total)
 
 
-def check_seed(base_seed: int, exercise: str, spec: CheckSpec) -> int:
-    """A fixed seed per check: the same submission always meets the same examples."""
-    return (base_seed * 1_000_003 + zlib.crc32(f"{exercise}/{spec.function}/{spec.id}".encode())) % (2 ** 32)
+def check_seed(base_seed: Seed | int, exercise: str, spec: CheckSpec) -> int:
+    """A fixed seed per check: the same submission always meets the same examples.
+
+    Derived from the run's :class:`~grader.seeds.Seed` (a plain int is a public seed): public
+    seeds give the values the grader has always used, a secret one values no one can
+    compute without it.
+    """
+    return Seed.of(base_seed).derive(f"{exercise}/{spec.function}/{spec.id}")
 
 
 def run_check(impl: CheckImpl, spec: CheckSpec, learner: Learner, seed: int) -> CheckResult:
@@ -54,7 +59,11 @@ def run_check(impl: CheckImpl, spec: CheckSpec, learner: Learner, seed: int) -> 
         def test():
             impl.body(learner, spec.tolerance)
     else:
-        @settings(max_examples=spec.examples, database=None, deadline=None, derandomize=False,
+        # Every setting from hypothesis's own default profile, never from one the calling
+        # process loaded (a test suite's profile, hypothesis's "ci" profile): the examples
+        # depend on the seed alone.
+        @settings(settings.get_profile("default"), max_examples=spec.examples, database=None,
+                  deadline=None, derandomize=False,
                   phases=(Phase.explicit, Phase.generate, Phase.shrink), report_multiple_bugs=False,
                   suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet, print_blob=False)
         @hypothesis_seed(seed)
@@ -64,7 +73,7 @@ def run_check(impl: CheckImpl, spec: CheckSpec, learner: Learner, seed: int) -> 
             impl.body(learner, spec.tolerance, *example)
 
     try:
-        with contextlib.redirect_stdout(sys.stderr):
+        with contextlib.redirect_stdout(sys.stderr), independent_examples():
             test()
     except Abort as stop:
         if stop.timed_out:
@@ -96,15 +105,20 @@ def _first_learner_failure(group) -> str:
     return ""
 
 
-def grade_exercise(exercise: Exercise, source_dir: str, seed: int,
+def grade_exercise(exercise: Exercise, source_dir: str, seed: Seed | int,
                    functions: list[str] | None = None, *, display_source: str | None = None) -> ExerciseResult:
     """Grade one exercise module found in ``source_dir`` (its correctness checks).
+
+    ``seed``: the run's :class:`~grader.seeds.Seed` (an int is a public seed); every
+    example and every piece of data the checks generate derives from it. The learner's
+    process itself is seeded with the public seed only.
 
     ``functions`` limits grading to some of its functions (used to spread one exercise
     over several worker processes); each call starts its own learner process.
     ``display_source``: the learner's folder, named in messages when ``source_dir`` is the
     grader's private snapshot of it (grader/gate.py).
     """
+    seed = Seed.of(seed)
     path = os.path.join(source_dir, exercise.module_file)
     specs = [s for s in exercise.checks() if s.kind == "correctness"
              and (functions is None or s.function in functions)]
@@ -122,7 +136,7 @@ def grade_exercise(exercise: Exercise, source_dir: str, seed: int,
                           f"file named {exercise.module_file} in {shown}", error=True)
     registry = exercise.registry()
     with LearnerProcess(exercise.name, path, exercise.limits, torch=exercise.framework == "torch",
-                        forbid_autograd=exercise.forbid_autograd, seed=seed) as process:
+                        forbid_autograd=exercise.forbid_autograd, seed=seed.public) as process:
         try:
             load_error = process.start()
         except Exception as gone:  # ProcessGone while importing: hang, exit, crash
@@ -132,7 +146,7 @@ def grade_exercise(exercise: Exercise, source_dir: str, seed: int,
             return all_checks(f"{exercise.module_file} {process.violation_message()}.", extra={"flagged": True})
         if load_error is not None:
             return all_checks(import_error_text(exercise, path, load_error), error=True)
-        learner = Learner(process, exercise.signatures())
+        learner = Learner(process, exercise.signatures(), seed=seed)
         results, not_started, hung = [], set(), {}
         for spec in specs:
             if spec.function in not_started:
@@ -203,7 +217,7 @@ def import_error_text(exercise: Exercise, path: str, error: dict) -> str:
             f"the file runs on import; nothing in this exercise could be graded.")
 
 
-def grade(course: Course, names: list[str], source_dir: str, seed: int, *, jobs: int = 1,
+def grade(course: Course, names: list[str], source_dir: str, seed: Seed | int, *, jobs: int = 1,
           progress: Progress | None = None, timing: bool = False,
           display_source: str | None = None) -> Report:
     """Grade ``names`` (reported in course order) from ``source_dir``.
@@ -217,7 +231,12 @@ def grade(course: Course, names: list[str], source_dir: str, seed: int, *, jobs:
 
     With ``jobs > 1`` the work is spread over worker processes, one function's checks per
     task, so one exercise can use every core; each task has its own learner process.
+
+    ``seed`` is a :class:`~grader.seeds.Seed` (public, or secret for official grades) or a
+    plain int (a public seed); the report says which kind it was (``report.seed``), never
+    the secret. The examples depend on the seed alone, not on what this process imported.
     """
+    seed = Seed.of(seed)
     exercises = [e for e in course.exercises if e.name in names]
     # A task is one function's checks, so one exercise can use every core; but a torch
     # exercise stays whole, since each task's child pays about a second to import torch.
@@ -259,7 +278,7 @@ def grade(course: Course, names: list[str], source_dir: str, seed: int, *, jobs:
     else:
         for t in tasks:
             record(t, grade_exercise(t[0], source_dir, seed, list(t[1]), display_source=display_source))
-    report = Report()
+    report = Report(seed=seed.kind)
     for e in exercises:
         pieces = [parts[(e.name, f.name)] for f in e.functions if (e.name, f.name) in parts]
         merged = ExerciseResult(e.name, checks=[c for p in pieces for c in p.checks],

@@ -8,6 +8,7 @@ Schema (all keys always present)::
 
     {"score": float, "max_score": float,
      "sandbox": "namespaces" | "uid" | "none",
+     "seed": "public" | "secret",
      "exercises": [{"name": str, "score": float, "max_score": float,
                     "status": "passed" | "failed" | "not_started" | "error",
                     "checks": [{"name": str, "function": str,
@@ -20,6 +21,11 @@ Schema (all keys always present)::
 learner process, where namespaces are refused, e.g. in a Docker container) or ``none``
 (the grader's own user: practice only). When exercises ran under different modes, the
 weakest counts; a report of quizzes alone gives the machine's mode.
+
+``seed`` is the kind of seed the examples came from (see grader/seeds.py): ``public``
+(the course's seed: practice, anyone can reproduce the inputs) or ``secret`` (a teacher's
+secret seed: official grades, inputs no one could compute in advance). The secret itself,
+or anything computed from it, is never in a report.
 
 Every string that may come from a submission (a check's ``message``; names; string values
 of ``extra``) is passed through :func:`grader.text.clean` whenever it is set, so a report
@@ -204,9 +210,19 @@ class ExerciseResult:
         }
 
 
+SEED_KINDS = ("public", "secret")
+
+
 @dataclass
 class Report:
     exercises: list[ExerciseResult] = field(default_factory=list)
+    # The kind of seed the examples came from: "public" or "secret" (never the secret).
+    seed: str = "public"
+
+    def __setattr__(self, key, value):
+        if key == "seed":
+            value = value if value in SEED_KINDS else "public"
+        object.__setattr__(self, key, value)
 
     @property
     def score(self) -> float:
@@ -237,6 +253,7 @@ class Report:
             "score": _num(self.score),
             "max_score": _num(self.max_score),
             "sandbox": self.sandbox,
+            "seed": self.seed,
             "exercises": [e.to_dict() for e in self.exercises],
         }
 

@@ -24,7 +24,7 @@ from helpers import EXERCISES, PART1, SOLUTIONS, SentInputs, copy_modules, cours
 
 STATUSES = {"passed", "failed", "not_started", "error"}
 KINDS = {"correctness", "timing", "quiz"}
-TOP_KEYS = {"score": (int, float), "max_score": (int, float), "sandbox": str, "exercises": list}
+TOP_KEYS = {"score": (int, float), "max_score": (int, float), "sandbox": str, "seed": str, "exercises": list}
 EXERCISE_KEYS = {"name": str, "score": (int, float), "max_score": (int, float), "status": str, "checks": list}
 CHECK_KEYS = {"name": str, "function": str, "kind": str, "passed": bool, "score": (int, float),
               "max_score": (int, float), "message": str}
@@ -42,6 +42,7 @@ def assert_schema(doc) -> None:
 
     keys(doc, TOP_KEYS, "report")
     assert doc["sandbox"] in ("namespaces", "uid", "none")
+    assert doc["seed"] in ("public", "secret")
     for e in doc["exercises"]:
         keys(e, EXERCISE_KEYS, e.get("name"))
         assert e["status"] in STATUSES

@@ -146,6 +146,17 @@ def test_backprop_mistakes_are_caught_by_the_named_check(group, tmp_path):
         assert (function, check) in failing(result), f"{function}: {check} should fail\n{summary(result)}"
 
 
+def test_a_function_that_uses_autograd_earns_nothing(tmp_path):
+    """Autograd (or code the policy cannot read) fails every check of that function, naming
+    the line; the other functions keep their points."""
+    planted = BACKPROP_MISTAKES["transposed_dW_relu_ge_mean_over_rows_autograd"]["two_layer_backward"][0]
+    result = grade_exercise(submission(tmp_path, "backprop", replace={"two_layer_backward": planted}), "backprop")
+    mine = [c for c in result.checks if c.function == "two_layer_backward"]
+    assert mine and not any(c.passed for c in mine), summary(result)
+    assert all("used autograd" in c.message and "line" in c.message for c in mine), summary(result)
+    assert all(c.passed for c in result.checks if c.function != "two_layer_backward"), summary(result)
+
+
 @pytest.mark.parametrize("group", BACKPROP_RIGHT, ids=str)
 def test_backprop_right_answers_written_differently_score_full(group, tmp_path):
     assert_full_marks(grade_exercise(submission(tmp_path, "backprop", replace=BACKPROP_RIGHT[group]),

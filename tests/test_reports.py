@@ -252,8 +252,9 @@ def test_gradescope_results_follow_the_schema_and_agree_with_json(folder, json_d
     assert [t["output"] for t in doc["tests"]] == messages
     assert NOISE not in json.dumps(doc)
     assert [t["number"] for t in doc["tests"]][:2] == ["1.1", "1.2"]
-    assert doc["extra_data"] == {"sandbox": json_doc["sandbox"]}
+    assert doc["extra_data"] == {"sandbox": json_doc["sandbox"], "seed": json_doc["seed"]} and json_doc["seed"] == "public"
     assert doc["output"].splitlines()[-1].startswith(f"Isolation: {json_doc['sandbox']} (")
+    assert doc["output"].splitlines()[-1].endswith(" · seed: public")
 
 
 def test_gradescope_visibility_comes_from_the_course_file_and_leaderboard_is_a_switch():
@@ -454,11 +455,12 @@ def test_every_format_says_which_isolation_learner_code_ran_under(mode, monkeypa
     assert [p.get("value") for p in root.iter("property") if p.get("name") == "sandbox"] == [mode, mode]
     gradescope = json.loads(FORMATS["gradescope"](report, course=course()))
     validate(gradescope, GRADESCOPE_SCHEMA)
-    assert gradescope["extra_data"] == {"sandbox": mode}
+    assert gradescope["extra_data"] == {"sandbox": mode, "seed": "public"}
     isolation = gradescope["output"].splitlines()[-1]
     assert isolation == {"namespaces": "Isolation: namespaces (bubblewrap)",
                          "uid": "Isolation: uid (a fresh user per learner process, without namespaces)",
-                         "none": "Isolation: none (learner code ran without isolation: practice only)"}[mode]
+                         "none": "Isolation: none (learner code ran without isolation: practice only)"}[mode] \
+        + " · seed: public"
     github = FORMATS["github"](report).splitlines()
     assert github[-2] == isolation and github[-1] == "Points 1/2"
     from click import unstyle
@@ -468,4 +470,15 @@ def test_every_format_says_which_isolation_learner_code_ran_under(mode, monkeypa
     if mode == "none":  # said plainly, in one sentence
         assert "without any isolation" in table[-1] and "practice only" in table[-1]
     else:
-        assert table[-1] == f"sandbox: {mode}"
+        assert table[-1] == f"sandbox: {mode} · seed: public"
+    assert table[-1].endswith(" · seed: public")
+    # A secret seed is named by its kind in every format, next to the sandbox.
+    report.seed = "secret"
+    assert json.loads(FORMATS["json"](report))["seed"] == "secret"
+    root = ET.fromstring(FORMATS["junit"](report).encode("utf-8"))
+    assert [p.get("value") for p in root.iter("property") if p.get("name") == "seed"] == ["secret", "secret"]
+    gradescope = json.loads(FORMATS["gradescope"](report, course=course()))
+    assert gradescope["extra_data"] == {"sandbox": mode, "seed": "secret"}
+    assert gradescope["output"].splitlines()[-1] == isolation.replace("seed: public", "seed: secret")
+    assert FORMATS["github"](report).splitlines()[-2] == isolation.replace("seed: public", "seed: secret")
+    assert unstyle(FORMATS["table"](report)).splitlines()[-1].endswith(" · seed: secret")

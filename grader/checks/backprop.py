@@ -9,6 +9,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from .. import strategies as S
+from ..runner.lint import is_autograd
 from .base import LearnerRaised, Registry, fail
 from .tensors import autograd_reference, devices, expect_tensor, tensor
 
@@ -191,10 +192,36 @@ def _by_hand(function):
                 raise
         used = list(dict.fromkeys(learner.autograd_used))
         if used:
-            fail(f"{learner.last_call} used autograd ({', '.join(used)}). This exercise is about working the "
-                 f"gradients out yourself with the chain rule: write each gradient as tensor operations "
-                 f"(matrix products, sums, masks) on the values you are given")
+            fail(by_hand_message(learner.last_call, used))
     return body
+
+
+def by_hand_message(call: str, used: list[str]) -> str:
+    """What autograd the call used, and what the grader could not check for it (the policy
+    of grader/runner/lint.py, whose findings name file, line, code and rule)."""
+    autograd = [u for u in used if is_autograd(u)]
+    unreadable = [u for u in used if not is_autograd(u)]
+    parts = []
+    if autograd:
+        parts.append(f"used autograd: {_listed(autograd)}")
+    if unreadable:
+        parts.append(f"{'and ' if autograd else ''}could not be checked for autograd: {_listed(unreadable)}")
+    advice = ("This exercise is about working the gradients out yourself with the chain rule: write each "
+              "gradient as tensor operations (matrix products, sums, masks) on the values you are given")
+    if unreadable:
+        advice += (", in plain code the grader can read before it runs it (torch, numpy and math through their "
+                   "public names, every name written out)")
+    return f"{call} {'; '.join(parts)}. {advice}"
+
+
+_SHOWN = 4
+
+
+def _listed(items: list[str]) -> str:
+    shown = items[:_SHOWN]
+    text = shown[0] if len(shown) == 1 else " ".join(f"({i}) {item}" for i, item in enumerate(shown, 1))
+    more = len(items) - len(shown)
+    return text + (f" (and {more} more)" if more else "")
 
 
 for _function in BACKWARD:

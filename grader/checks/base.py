@@ -112,8 +112,11 @@ class Learner:
     """
 
     def __init__(self, process: LearnerProcess, signatures: dict[str, list[str]],
-                 check_autograd: bool = False):
+                 check_autograd: bool = False, *, seed=None):
         self._process = process
+        # The run's grader.seeds.Seed (None: the public seed 0): checks that make their own
+        # data (the MLP's) derive it from this; it never goes to the learner's process.
+        self.grading_seed = seed
         self._signatures = signatures
         self._check_autograd = check_autograd
         self.last_call = ""
@@ -143,6 +146,12 @@ class Learner:
         self.last_seconds = reply.seconds
         if reply.autograd:
             self.autograd_used.extend(reply.autograd)
+            if self._process.forbid_autograd:
+                # A function that uses autograd, or that the grader cannot read to check (the
+                # policy of grader/runner/lint.py), earns nothing: every one of its checks fails.
+                from .backprop import by_hand_message
+
+                fail(by_hand_message(shown, list(dict.fromkeys(reply.autograd))))
         if reply.status == "raised":
             error = reply.error or {}
             if error.get("missing") and _target is None:

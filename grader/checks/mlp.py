@@ -2,9 +2,16 @@
 
 The grader makes seeded data that no straight line separates (two interleaved half-moons,
 XOR clusters), asks the child to build the learner's ``MLP`` and run the learner's
-``train`` on it, and only *then* generates held-out points and sends them for prediction.
-Accuracy is computed here, in the grader's process, from the logits that come back.
-The model itself never leaves the child: the grader holds a handle to it.
+``train`` on it, and only *then* generates held-out points and sends them for prediction:
+their inputs only (``X``), never their labels. Accuracy is computed here, in the grader's
+process, from the logits that come back. The model itself never leaves the child: the
+grader holds a handle to it.
+
+Every piece of data derives from the run's seed (:func:`data_seed`): with the course's
+public seed, the fixed seeds the grader has always used (the data ``grade plot`` shows);
+with a teacher's secret seed (official grades), data no one can regenerate without the
+secret, so a submission that rebuilds the held-out set from the grader's own data
+functions and answers from it gains nothing.
 """
 from __future__ import annotations
 
@@ -16,6 +23,7 @@ from .base import Abort, Registry, fail
 from .tensors import devices, tensor
 from ..format import describe_type, show
 from ..runner.wire import WireTensor
+from ..seeds import Seed
 
 checks = Registry("mlp")
 
@@ -48,6 +56,24 @@ def xor_clusters(n: int, seed: int, spread: float = 0.25):
 
 
 DATASETS = {"two_moons": two_moons, "xor": xor_clusters}
+
+# The data seeds of a public run: the values the grader has always used.
+PUBLIC_DATA_SEEDS = {"train": 11, "held_out": 12345, "output_shape": 1, "linear_relu_linear": 2}
+
+
+def data_seed(seed, part: str, dataset: str = "") -> int:
+    """The NumPy seed of one piece of data: ``part`` is ``train``, ``held_out`` (of
+    ``dataset``) or the name of a structure check. ``seed`` is the run's
+    :class:`~grader.seeds.Seed` (None or an int: public)."""
+    seed = Seed.of(seed)
+    if not seed.is_secret:
+        return PUBLIC_DATA_SEEDS[part]
+    return seed.derive(f"mlp/{part}/{dataset}")
+
+
+def _seed_of(learner):
+    """The run's seed, as grading gave it to the learner proxy (None: public)."""
+    return learner.__dict__.get("grading_seed")
 
 
 # ----------------------------------------------------------------------------- MLP structure
@@ -93,7 +119,7 @@ def _(learner, tol):
 
 @checks.add("MLP", "output_shape")
 def _(learner, tol):
-    X = np.random.default_rng(1).normal(size=(5, IN))
+    X = np.random.default_rng(data_seed(_seed_of(learner), "output_shape")).normal(size=(5, IN))
     for device in devices():
         model = _build(learner, device)
         out = learner.method(model, "__call__", tensor(X, "float32", device))
@@ -110,7 +136,7 @@ def _(learner, tol):
 def _(learner, tol):
     model = _build(learner)
     p = _by_shape(_parameters(learner, model))
-    X = np.random.default_rng(2).normal(size=(16, IN)) * 2
+    X = np.random.default_rng(data_seed(_seed_of(learner), "linear_relu_linear")).normal(size=(16, IN)) * 2
     out = learner.method(model, "__call__", tensor(X, "float32", "cpu"))
     if not isinstance(out, WireTensor) or tuple(out.shape) != (16, OUT):
         fail(f"model(x) with x of shape (16, {IN}) returned {show(out)}; expected logits of shape (16, {OUT})")
@@ -144,15 +170,17 @@ def _train_and_evaluate(learner, tol, device, dataset):
     lr = float(tol.option("lr", 0.05))
     hidden = int(tol.option("hidden", 32))
     make = DATASETS[dataset]
-    X, y = make(int(tol.option("train_points", 400)), seed=11)
+    seed = _seed_of(learner)
+    X, y = make(int(tol.option("train_points", 400)), seed=data_seed(seed, "train", dataset))
     model = learner.keep("MLP", 2, hidden, 2)
     timeout = float(tol.option("train_seconds", 60))
     losses = learner.call("train", model, tensor(X, "float32", device), tensor(y, "int64", device),
                           epochs=epochs, lr=lr, _timeout=timeout)
     train_call = learner.last_call
     seconds = learner.last_seconds
-    # Held-out points are generated only now, after training, from a seed the child never saw.
-    X_test, y_test = make(int(tol.option("test_points", 1000)), seed=12345)
+    # Held-out points are generated only now, after training, from a seed the child never saw
+    # (secret in official runs); only their inputs are sent, the labels stay here.
+    X_test, y_test = make(int(tol.option("test_points", 1000)), seed=data_seed(seed, "held_out", dataset))
     logits = learner.method(model, "__call__", tensor(X_test, "float32", device))
     params = learner.describe(model).get("parameters", {})
     return {"losses": losses, "logits": logits, "y_test": y_test, "epochs": epochs, "call": train_call,

@@ -10,6 +10,14 @@ hostile submission therefore costs at most its own timeout and never another lea
 grade. The learner code itself runs in the grader's sandbox; a batch refuses to run
 without one (``namespaces`` or ``uid``) unless told ``--allow-weak-sandbox``.
 
+Official grades use a secret seed (``--secret-seed-file FILE`` or ``$GRADE_SECRET_SEED``,
+see grader/seeds.py): each grade process gets the secret's text in its environment
+(``GRADE_SECRET_SEED``), never on its command line, where ``ps`` would show it to every
+user of the machine; learner processes never see it (their environment is rebuilt from a
+short allow-list), and the secret file is off limits to learner code like the solutions.
+A record made under a secret seed says so in its configuration (``"secret_seed": true``),
+never which secret: after changing the secret, regrade with ``--force``.
+
 A learner folder may have any name the file system allows (any bytes but ``/``): it is
 listed and graded as bytes, shown through :func:`grader.text.show_name`, and its record
 file is named by :func:`record_key` (a readable slug and a hash of the raw name). A
@@ -323,19 +331,50 @@ def _workspace() -> tuple[str, str]:
     return cwd, tmp
 
 
-def _child_env(tmp: str, root: str | None = None) -> dict:
+_bytecode: list[str] = []
+
+
+def _bytecode_folder() -> str:
+    """This batch's own bytecode folder (0700, made fresh, removed when the batch ends)."""
+    if not _bytecode:
+        import atexit
+
+        folder = tempfile.mkdtemp(prefix="grade-batch-bytecode-")
+        atexit.register(shutil.rmtree, folder, True)
+        _bytecode.append(folder)
+    return _bytecode[0]
+
+
+def _child_env(tmp: str, root: str | None = None, secret: str | None = None,
+               secret_file: str | None = None) -> dict:
+    """The environment of one ``grade run``: the teacher's, with its own TMPDIR, no git
+    identity, the secret seed's text when there is one, and the other submissions (and the
+    secret seed file) off limits to learner code."""
+    from ..seeds import SECRET_ENV
+
     env = dict(os.environ)
+    if secret is not None:
+        env[SECRET_ENV] = secret  # the environment, never argv: ps shows every command line
     env["TMPDIR"] = tmp
     env.pop("GITHUB_OUTPUT", None)
     # Quiz numbers come from the answers file's `student`, never from the teacher's git e-mail.
     env["GIT_CONFIG_GLOBAL"] = os.devnull
     env["GIT_CONFIG_NOSYSTEM"] = "1"
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    # No bytecode but this batch's own: a planted grader/__pycache__/*.pyc (with its source's
+    # mtime and size in the header, Python prefers it to the source) scored untouched stubs
+    # 62/62. Python reads and writes bytecode only under this prefix, a fresh private folder
+    # made by this batch, so every module is compiled from its source once per batch (not
+    # once per learner: torch alone would cost seconds each time).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = _bytecode_folder()
     if root and os.pathsep not in root:
         # The folder of every submission is off limits to learner code (each reads only its
         # own), where the sandbox cannot hide it altogether.
         forbidden = [p for p in env.get("GRADE_FORBIDDEN_DIRS", "").split(os.pathsep) if p]
         env["GRADE_FORBIDDEN_DIRS"] = os.pathsep.join([*forbidden, os.path.abspath(root)])
+    if secret_file and os.pathsep not in secret_file:
+        forbidden = [p for p in env.get("GRADE_FORBIDDEN_DIRS", "").split(os.pathsep) if p]
+        env["GRADE_FORBIDDEN_DIRS"] = os.pathsep.join([*forbidden, os.path.realpath(secret_file)])
     return env
 
 
@@ -370,7 +409,8 @@ def _read_report(out: bytes) -> dict:
 
 
 def _grade_run(names: list[str], source: str, *, timeout: float, seed: int | None, jobs: int,
-               options: tuple, root: str | None = None) -> tuple[str, dict | None, str, int]:
+               options: tuple, root: str | None = None, secret: str | None = None,
+               secret_file: str | None = None) -> tuple[str, dict | None, str, int]:
     """One ``grade run`` process: ``(status, report, message, exit code)``.
 
     It is started in a session of its own, so that a timeout or an interrupted batch can
@@ -389,7 +429,8 @@ def _grade_run(names: list[str], source: str, *, timeout: float, seed: int | Non
             # die_with_parent: a batch killed outright (SIGKILL) takes its grade processes with
             # it; this thread waits on the process for its whole life, so the signal is not early.
             identity.libc()  # loaded before the fork: die_with_parent calls into it
-            proc = subprocess.Popen(command, cwd=cwd, env=_child_env(tmp, root), stdin=subprocess.DEVNULL,
+            proc = subprocess.Popen(command, cwd=cwd, env=_child_env(tmp, root, secret, secret_file),
+                                    stdin=subprocess.DEVNULL,
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
                                     preexec_fn=identity.die_with_parent)
             _running[proc.pid] = proc
@@ -435,7 +476,8 @@ def _linked_part(folder: str) -> str | None:
 
 
 def grade_submission(learner: str, folder: str, names: list[str], *, timeout: float, seed: int | None,
-                     jobs: int = 1, options: tuple = (), root: str | None = None) -> dict:
+                     jobs: int = 1, options: tuple = (), root: str | None = None, secret: str | None = None,
+                     secret_file: str | None = None) -> dict:
     """Grade one learner's repository in a child ``grade`` process; a record for the gradebook.
 
     ``learner`` is the printable name, ``folder`` the real path. A set-up error that
@@ -459,6 +501,8 @@ def grade_submission(learner: str, folder: str, names: list[str], *, timeout: fl
                                  f"repository ({learner}/exercises/<exercise>.py)")
             return record
         run = dict(seed=seed, jobs=jobs, options=options, root=root)
+        if secret is not None:  # only then, so that a fake grade_submission in a test needs no new keywords
+            run.update(secret=secret, secret_file=secret_file)
         status, report, message, code = _grade_run(names, source, timeout=timeout, **run)
         if code == 2 and len(names) > 1:
             status, report, message = _grade_each(names, source, started + timeout, **run)
@@ -471,7 +515,7 @@ def grade_submission(learner: str, folder: str, names: list[str], *, timeout: fl
 
 
 def _grade_each(names, source, deadline, **run):
-    exercises, problems, modes = [], [], []
+    exercises, problems, modes, seeds = [], [], [], []
     for name in names:
         status, report, message, _ = _grade_run([name], source, timeout=deadline - time.monotonic(), **run)
         if status in (TIMEOUT, INTERRUPTED):
@@ -479,6 +523,7 @@ def _grade_each(names, source, deadline, **run):
         if report is not None:
             exercises += report["exercises"]
             modes.append(report.get("sandbox"))
+            seeds.append(report.get("seed"))
         else:
             problems.append(f"{name}: {message}")
     if not exercises:
@@ -488,6 +533,8 @@ def _grade_each(names, source, deadline, **run):
     report = {"score": _num(score), "max_score": _num(maximum), "exercises": exercises}
     if _weakest(modes):
         report["sandbox"] = _weakest(modes)
+    if seeds:  # "secret" only when every part was graded under the secret
+        report["seed"] = "secret" if all(s == "secret" for s in seeds) else "public"
     return GRADED, report, " ".join(problems)
 
 
@@ -639,12 +686,13 @@ def _unique(everyone: list[Learner]) -> None:
                              f"file {learner.key}.json; rename one of them.")
 
 
-def _refuse_exposed_files(root: str) -> None:
+def _refuse_exposed_files(root: str, more: list | tuple = ()) -> None:
     """With a uid of its own, learner code is kept from files by their permissions alone:
-    refuse to grade while the solutions, the grader or the class folder are readable by all."""
+    refuse to grade while the solutions, the grader, the class folder (or the secret seed
+    file, ``more``) are readable by all."""
     from ..runner.isolation import uid_exposed
 
-    exposed = uid_exposed([root])
+    exposed = uid_exposed([root, *more])
     if exposed:
         shown = " ".join(exposed)
         raise BatchError(
@@ -656,8 +704,13 @@ def _refuse_exposed_files(root: str) -> None:
 
 def run_batch(root: str, out: str, names: list[str], course, *, jobs: int = 1, force: bool = False,
               shard: tuple[int, int] | None = None, timeout: float = 600.0, seed: int | None = None,
-              options: tuple = (), allow_weak_sandbox: bool = False, on_start=None, on_done=None) -> dict:
+              options: tuple = (), allow_weak_sandbox: bool = False, on_start=None, on_done=None,
+              secret_seed=None, secret_file: str | None = None) -> dict:
     """Grade the (slice of the) class; returns counts and timings for the summary.
+
+    ``secret_seed``: a secret :class:`~grader.seeds.Seed` (or None: the public seed), handed
+    to every grade process through its environment; ``secret_file``, the file it came from,
+    is made off limits to learner code.
 
     ``options`` are passed on to each ``grade run`` (e.g. ``("--no-timing",)``). Without a
     sandbox (mode ``none``) it refuses to start unless ``allow_weak_sandbox``. Raises
@@ -670,10 +723,14 @@ def run_batch(root: str, out: str, names: list[str], course, *, jobs: int = 1, f
     if sandbox == "none" and not allow_weak_sandbox:
         raise BatchError(_weak_sandbox_text())
     if sandbox == "uid" and not allow_weak_sandbox:
-        _refuse_exposed_files(root)
+        _refuse_exposed_files(root, [secret_file] if secret_seed is not None and secret_file else [])
     mine = shard_of(everyone, shard)
     maxima = max_scores(course, names, timing="--no-timing" not in options)
     config = {"exercises": names, "seed": seed, "options": list(options), "sandbox": sandbox}
+    secret = secret_seed.secret_text() if secret_seed is not None and secret_seed.is_secret else None
+    # (Called from Python with $GRADE_SECRET_SEED set, the grade processes inherit it.)
+    if secret is not None or (secret_seed is None and os.environ.get("GRADE_SECRET_SEED") is not None):
+        config["secret_seed"] = True  # that there was one, never which (rerun with --force after a change)
     os.makedirs(state_dir(out), exist_ok=True)
 
     records: dict[str, dict] = {}
@@ -718,7 +775,8 @@ def run_batch(root: str, out: str, names: list[str], course, *, jobs: int = 1, f
     _stopping.clear()
     with _stop_on_signals() as caught:
         futures = _grade_all(todo, root, names, save, caught, jobs=jobs, timeout=timeout, seed=seed,
-                             inner_jobs=inner_jobs, options=options, rewrite=rewrite)
+                             inner_jobs=inner_jobs, options=options, rewrite=rewrite, secret=secret,
+                             secret_file=secret_file if secret is not None else None)
     rewrite()
     if caught:
         raise Interrupted(caught[0], saved=len(records))
@@ -728,7 +786,8 @@ def run_batch(root: str, out: str, names: list[str], course, *, jobs: int = 1, f
 
 
 def _grade_all(todo: list[Learner], root: str, names: list[str], save, caught: list, *, jobs: int,
-               timeout: float, seed, inner_jobs: int, options: tuple, rewrite) -> dict:
+               timeout: float, seed, inner_jobs: int, options: tuple, rewrite, secret: str | None = None,
+               secret_file: str | None = None) -> dict:
     """Grade ``todo`` on ``jobs`` threads (one grade process each), saving each record as it
     comes; until done, or until ``caught`` holds a signal. Returns the futures."""
     pool = ThreadPoolExecutor(max_workers=max(1, jobs))
@@ -749,8 +808,9 @@ def _grade_all(todo: list[Learner], root: str, names: list[str], save, caught: l
 
     try:
         for learner in todo:
+            extra = {} if secret is None else {"secret": secret, "secret_file": secret_file}
             future = pool.submit(grade_submission, learner.name, learner.folder(root), names, timeout=timeout,
-                                 seed=seed, jobs=inner_jobs, options=options, root=root)
+                                 seed=seed, jobs=inner_jobs, options=options, root=root, **extra)
             futures[future] = learner
         pending = set(futures)
         while pending and not caught:

@@ -21,7 +21,10 @@ def _cli():
 @click.argument("out", metavar="OUT")
 @click.option("--course", "course_dir", metavar="DIR", default=".", show_default=True,
               help="The course repository to release (with exercises/, solutions/ and grader/).")
-def release_command(out, course_dir):
+@click.option("--pin", "pin", metavar="REQUIREMENT", default=None,
+              help="The pip requirement the class workflow installs the grader from, pinned to this release "
+                   "(e.g. 'dlgrade @ git+https://github.com/ORG/CLASS-TEMPLATE@v1.0', or a wheel's URL).")
+def release_command(out, course_dir, pin):
     """Build a class repository in OUT: main for the class, a solutions branch beside it.
 
     main has the stubs, the grader, a learner README and the GitHub Classroom workflow,
@@ -32,7 +35,7 @@ def release_command(out, course_dir):
 
     course = _cli().get_course()
     try:
-        done = release(out, course_dir, course)
+        done = release(out, course_dir, course, pin=pin)
     except ReleaseError as e:
         _cli().fail_setup(str(e))
     click.echo(f"Class repository created in {done['out']}:")
@@ -41,6 +44,12 @@ def release_command(out, course_dir):
     click.echo(f"  solutions  main + {len(done['solutions'])} reference files in exercises/")
     click.echo(f"  manifest   grader/MANIFEST.sha256, sha256 {done['manifest_sha256']}: publish it, and "
                f"check a learner's repository with grade verify --expect-sha256 <it>")
+    if done.get("pin"):
+        click.echo(f"  workflow   installs the grader from {done['pin']} (not the repository's grader/)")
+    else:
+        click.echo("  workflow   DLGRADE_PIN is not set: the class workflow stops until it is. Release again "
+                   "with --pin REQUIREMENT (the grader pinned to this release, e.g. 'dlgrade @ "
+                   "git+https://github.com/ORG/CLASS-TEMPLATE@v1.0'); an edit afterwards fails grade verify.")
     click.echo("Push only main to the class template (git push <remote> main); keep solutions for "
                "self-study copies.")
 
@@ -110,8 +119,12 @@ def _ref_folder(source: str) -> str:
               help="Show a progress bar (default: when stderr is a terminal).")
 @click.option("--allow-weak-sandbox", is_flag=True,
               help="Grade even where learner code cannot be isolated (no bubblewrap, not root): practice only.")
+@click.option("--secret-seed-file", "secret_seed_file", metavar="FILE", default=None,
+              help="Official grades: derive every generated input from the secret in FILE (default: "
+                   "$GRADE_SECRET_SEED if set, else the course's public seed). Each grade process gets "
+                   "the secret through its environment, never on its command line.")
 def batch_command(directory, exercises, out, jobs, force, shard, timeout, seed, timing, show_progress,
-                  allow_weak_sandbox):
+                  allow_weak_sandbox, secret_seed_file=None):
     """Grade every learner folder in DIR (DIR/<learner>/exercises/) into a gradebook.
 
     \b
@@ -127,6 +140,7 @@ def batch_command(directory, exercises, out, jobs, force, shard, timeout, seed, 
     cli = _cli()
     course = cli.get_course()
     names = cli.resolve_names(course, exercises)
+    secret = cli.resolve_seed(course, seed, secret_seed_file)  # a broken secret: one paragraph, exit 2
     if show_progress is None:
         show_progress = sys.stderr.isatty()
     bar = {}
@@ -145,7 +159,8 @@ def batch_command(directory, exercises, out, jobs, force, shard, timeout, seed, 
         summary = run_batch(directory, out, names, course, jobs=jobs or os.cpu_count() or 1, force=force,
                             shard=parse_shard(shard), timeout=timeout, seed=seed,
                             options=() if timing else ("--no-timing",), allow_weak_sandbox=allow_weak_sandbox,
-                            on_start=on_start, on_done=on_done)
+                            on_start=on_start, on_done=on_done,
+                            secret_seed=secret if secret.is_secret else None, secret_file=secret_seed_file)
     except BatchError as e:
         cli.fail_setup(str(e))
     except Interrupted as e:
@@ -168,6 +183,9 @@ def batch_command(directory, exercises, out, jobs, force, shard, timeout, seed, 
         click.echo(f"{summary['skipped']} already graded, kept (--force regrades them)")
     csv_path, json_path = summary["paths"]
     click.echo(f"gradebook: {os.path.relpath(csv_path)} and {os.path.relpath(json_path)}")
+    click.echo(f"seed: {secret.kind}" + ("" if secret.is_secret else " (anyone with the grader can reproduce "
+                                                                     "these inputs: use a secret seed for "
+                                                                     "official grades)"))
     if summary["sandbox"] == "none":
         click.echo("sandbox: none (--allow-weak-sandbox): learner code ran without isolation, so these "
                    "grades are practice only", err=True)

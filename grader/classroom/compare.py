@@ -225,6 +225,7 @@ def _pick_check(exercise, function):
 
 def compare_function(exercise, function, learner: DualLearner, seed: int, examples: int) -> FunctionComparison:
     from ..grading import check_seed
+    from ..seeds import independent_examples
 
     result = FunctionComparison(function.name)
     learner.result = result
@@ -253,7 +254,7 @@ def compare_function(exercise, function, learner: DualLearner, seed: int, exampl
             body(*example)
 
     try:
-        with contextlib.redirect_stdout(sys.stderr):
+        with contextlib.redirect_stdout(sys.stderr), independent_examples():  # the inputs grade sends
             test()
     except _Enough:
         pass
@@ -270,6 +271,7 @@ def compare_function(exercise, function, learner: DualLearner, seed: int, exampl
 
 def _find_smallest(result: FunctionComparison, impl, learner: DualLearner, seed: int, examples: int, body):
     """Let hypothesis shrink a disagreement to the smallest input that still shows one."""
+    from ..seeds import independent_examples
 
     @settings(max_examples=examples, database=None, deadline=None, derandomize=False,
               phases=(Phase.explicit, Phase.generate, Phase.shrink), report_multiple_bugs=False,
@@ -281,7 +283,7 @@ def _find_smallest(result: FunctionComparison, impl, learner: DualLearner, seed:
 
     learner.strict = True
     try:
-        with contextlib.redirect_stdout(sys.stderr):
+        with contextlib.redirect_stdout(sys.stderr), independent_examples():
             shrink()
     except _Disagree as found:
         smallest = found.disagreement

@@ -4,7 +4,8 @@ The result is a new git repository in OUT with two branches:
 
 - ``main``: the stubs (``exercises/``, without quiz answers), the grader package, ``pyproject.toml``, the
   install script, a learner-facing ``README.md``, ``.gitignore`` and the class workflow
-  ``.github/workflows/classroom.yml``. No ``solutions/``, no reference quiz answers (the
+  ``.github/workflows/classroom.yml``, which installs the grader pinned by ``pin`` (never the
+  repository's own ``grader/``). No ``solutions/``, no reference quiz answers (the
   quiz files in the grader carry only salted digests), no tests that would quote answers.
 - ``solutions``: main plus the solved modules in ``exercises/`` and the reference quiz
   answers in ``exercises/quizzes/``, so ``grade --ref solutions`` scores full marks and
@@ -33,6 +34,9 @@ build/
 dist/
 """
 COMMITTER = ("dlgrade release", "release@dlgrade.invalid")
+# The class workflow installs the grader from this pip requirement, never from the class
+# repository's own grader/ folder; `grade release --pin` fills it in.
+PIN_PLACEHOLDER = '"REPLACE-ME: dlgrade @ git+https://github.com/<teacher>/<course>@<tag>"'
 
 
 class ReleaseError(Exception):
@@ -89,7 +93,30 @@ def _ignore_answers(quizzes: str):
     return ignore
 
 
-def _copy_main(root: str, out: str, course) -> None:
+def check_pin(pin: str) -> str:
+    """The pip requirement the class workflow installs, checked; ReleaseError if unusable."""
+    pin = pin.strip()
+    if not pin or any(ord(c) < 32 for c in pin) or "${{" in pin or pin.startswith("REPLACE-ME"):
+        raise ReleaseError(f"--pin {pin!r}: give one pip requirement pinned to your release, e.g. "
+                           f"'dlgrade @ git+https://github.com/ORG/CLASS-TEMPLATE@v1.0' or a wheel's URL.")
+    return pin
+
+
+def workflow_text(pin: str | None) -> str:
+    """The class workflow, with the grader pinned to ``pin`` (left a placeholder when None:
+    the workflow then stops with a message saying so)."""
+    import json
+
+    with open(os.path.join(TEMPLATES, "classroom.yml"), encoding="utf-8") as f:
+        text = f.read()
+    if pin is not None:
+        if text.count(PIN_PLACEHOLDER) != 1:
+            raise ReleaseError("grader/templates/classroom.yml has no DLGRADE_PIN placeholder to fill in.")
+        text = text.replace(PIN_PLACEHOLDER, json.dumps(check_pin(pin)))  # a JSON string is a YAML one
+    return text
+
+
+def _copy_main(root: str, out: str, course, pin: str | None = None) -> None:
     shutil.copytree(os.path.join(root, "exercises"), os.path.join(out, "exercises"),
                     ignore=_ignore_answers(os.path.join(root, "exercises", "quizzes")))
     shutil.copytree(os.path.join(root, "grader"), os.path.join(out, "grader"), ignore=_ignore)
@@ -105,7 +132,8 @@ def _copy_main(root: str, out: str, course) -> None:
         f.write(GITIGNORE)
     workflows = os.path.join(out, ".github", "workflows")
     os.makedirs(workflows)
-    shutil.copy2(os.path.join(TEMPLATES, "classroom.yml"), os.path.join(workflows, "classroom.yml"))
+    with open(os.path.join(workflows, "classroom.yml"), "w", encoding="utf-8", newline="\n") as f:
+        f.write(workflow_text(pin))
 
 
 def _files(folder: str) -> list[str]:
@@ -138,13 +166,19 @@ def check_no_answers(root: str, out: str) -> None:
                                f"would reach the class. Nothing was committed.")
 
 
-def release(out: str, root: str = ".", course=None) -> dict:
-    """Build the class repository in ``out``; return what went into each branch."""
+def release(out: str, root: str = ".", course=None, pin: str | None = None) -> dict:
+    """Build the class repository in ``out``; return what went into each branch.
+
+    ``pin`` is the pip requirement the class workflow installs the grader from (the
+    release's own, at a tag); without it the workflow says it is not set and stops.
+    """
     from ..course import load_course
 
     root = os.path.abspath(root)
     out = os.path.abspath(out)
     check_course(root)
+    if pin is not None:
+        pin = check_pin(pin)
     if os.path.exists(out) and (not os.path.isdir(out) or os.listdir(out)):
         raise ReleaseError(f"{out} already exists and is not an empty folder; name a new folder for the "
                            f"class repository.")
@@ -154,7 +188,7 @@ def release(out: str, root: str = ".", course=None) -> dict:
     created = not os.path.exists(out)
     os.makedirs(out, exist_ok=True)
     try:
-        _copy_main(root, out, course)
+        _copy_main(root, out, course, pin)
         check_no_answers(root, out)
         # The hash manifest that `grade verify` checks the grader, the workflow and CI against.
         from ..verify import sha256_of, write_manifest
@@ -197,4 +231,5 @@ def release(out: str, root: str = ".", course=None) -> dict:
                 path = os.path.join(out, entry)
                 shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.unlink(path)
         raise
-    return {"out": out, "main": main_files, "solutions": solved, "manifest_sha256": manifest_sha256}
+    return {"out": out, "main": main_files, "solutions": solved, "manifest_sha256": manifest_sha256,
+            "pin": pin}

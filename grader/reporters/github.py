@@ -12,7 +12,8 @@ It adds up the tests' ``score`` against ``max_score`` and posts ``Points X/Y`` t
 classroom. When ``$GITHUB_OUTPUT`` is set (inside GitHub Actions), this reporter appends
 ``result=<base64>`` to it, so ``steps.<id>.outputs.result`` is exactly that value; it
 always prints ``Points X/Y``, with one line per exercise and the isolation learner code
-ran under (``Isolation: namespaces (bubblewrap)``, see grader/results.py) above it.
+ran under and the kind of seed (``Isolation: namespaces (bubblewrap) · seed: secret``, see
+grader/results.py) above it.
 """
 from __future__ import annotations
 
@@ -97,7 +98,7 @@ def render(report: Report, **options) -> str:
     width = max([0] + [len(e.name) for e in report.exercises]) + 2
     lines = [f"{_MARKS.get(e.status, '✗')} {e.name:<{width}}{_num(e.score)}/{_num(e.max_score)}"
              f"  {STATUS_LABELS[e.status]}" for e in report.exercises]
-    lines.append(isolation_line(report.sandbox))
+    lines.append(isolation_line(report.sandbox, report.seed))
     lines.append(points(report))
     return encodable("\n".join(lines))
 

@@ -5,12 +5,13 @@ Format (Gradescope's "Autograder Specifications", see the README's Classrooms se
     {"score": 44.0, "execution_time": 13.2, "output": "...", "output_format": "text",
      "tests": [{"name", "number", "score", "max_score", "status": "passed" | "failed",
                 "output", "tags", "visibility"}],
-     "extra_data": {"sandbox": "namespaces" | "uid" | "none"},
+     "extra_data": {"sandbox": "namespaces" | "uid" | "none", "seed": "public" | "secret"},
      "leaderboard": [{"name", "value", "order"}]}        (only when the course file asks)
 
 The top-level ``output`` (the summary table) ends with the isolation learner code ran
-under, e.g. ``Isolation: namespaces (bubblewrap)``; ``extra_data.sandbox`` holds the mode
-for scripts (Gradescope stores ``extra_data`` with the submission).
+under and the kind of seed, e.g. ``Isolation: namespaces (bubblewrap) · seed: secret``;
+``extra_data.sandbox`` and ``extra_data.seed`` hold them for scripts (Gradescope stores
+``extra_data`` with the submission). The seed is only ever named by its kind.
 
 One test per check, in course order, numbered ``exercise.check``; ``visibility`` comes from
 the check's ``visibility`` in the course file (visible, hidden, after_due_date,
@@ -86,7 +87,7 @@ def summary(report: Report, sandbox: str | None = None) -> str:
             lines += ["", f"{e.name}: {e.message or e.checks[0].message}"]
         elif e.status == NOT_STARTED:
             lines += ["", f"{e.name}: not started yet."]
-    lines += ["", isolation_line(report.sandbox if sandbox is None else sandbox)]
+    lines += ["", isolation_line(report.sandbox if sandbox is None else sandbox, report.seed)]
     return "\n".join(lines)
 
 
@@ -114,7 +115,7 @@ def to_dict(report: Report, **options) -> dict:
         "output": summary(report, sandbox),
         "output_format": "text",
         "tests": tests,
-        "extra_data": {"sandbox": sandbox},
+        "extra_data": {"sandbox": sandbox, "seed": report.seed},
     }
     if course is not None and getattr(course, "leaderboard", False):
         board = [{"name": "Score", "value": _num(report.score), "order": "desc"}]

@@ -11,9 +11,10 @@ pytest's ``--junitxml``)::
           <error message type>full message</error>       (the module could not be loaded)
         </testcase>
 
-JUnit has no notion of points: each suite carries its ``score``, ``max_score``, ``status``
-and ``sandbox`` (the isolation the run's learner code ran under: ``namespaces``, ``uid``
-or ``none``, the same in every suite) as properties, and each failure's text ends with the points it cost. A check
+JUnit has no notion of points: each suite carries its ``score``, ``max_score``, ``status``,
+``sandbox`` (the isolation the run's learner code ran under: ``namespaces``, ``uid``
+or ``none``, the same in every suite) and ``seed`` (``public`` or ``secret``) as
+properties, and each failure's text ends with the points it cost. A check
 that is not started yet is a failure (``type="not_started"``), never a skip: it scores 0.
 """
 from __future__ import annotations
@@ -45,7 +46,7 @@ def _first_line(text: str, limit: int = 300) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-def suite(exercise: ExerciseResult, sandbox: str = "") -> ET.Element:
+def suite(exercise: ExerciseResult, sandbox: str = "", seed: str = "public") -> ET.Element:
     """One exercise's ``<testsuite>``; ``sandbox`` is the report's mode (the weakest of the
     run: one answer per report, as in the other formats)."""
     failures = sum(1 for c in exercise.checks if not c.passed and not c.error)
@@ -57,7 +58,8 @@ def suite(exercise: ExerciseResult, sandbox: str = "") -> ET.Element:
     })
     props = ET.SubElement(el, "properties")
     for name, value in (("score", _num(exercise.score)), ("max_score", _num(exercise.max_score)),
-                        ("status", exercise.status), ("sandbox", sandbox or exercise.sandbox or "none")):
+                        ("status", exercise.status), ("sandbox", sandbox or exercise.sandbox or "none"),
+                        ("seed", seed)):
         ET.SubElement(props, "property", {"name": name, "value": str(value)})
     for c in exercise.checks:
         case = ET.SubElement(el, "testcase", {
@@ -85,7 +87,7 @@ def render(report: Report, **_) -> str:
     time = 0.0
     sandbox = report.sandbox
     for e in report.exercises:
-        el = suite(e, sandbox)
+        el = suite(e, sandbox, report.seed)
         root.append(el)
         for key in totals:
             totals[key] += int(el.get(key))

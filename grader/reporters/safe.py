@@ -37,10 +37,14 @@ def dumps(data, **options) -> str:
         return json.dumps(data, ensure_ascii=True, **options)
 
 
-def isolation_line(mode: str) -> str:
-    """``Isolation: namespaces (bubblewrap)`` and the like, for text reports."""
+def isolation_line(mode: str, seed: str | None = None) -> str:
+    """``Isolation: namespaces (bubblewrap) · seed: secret`` and the like, for text reports.
+
+    ``seed`` is the report's kind of seed (``public`` or ``secret``, never the secret).
+    """
     mode = sandbox_name(mode)
-    return f"Isolation: {mode} ({SANDBOX_NOTES[mode]})"
+    line = f"Isolation: {mode} ({SANDBOX_NOTES[mode]})"
+    return f"{line} · seed: {seed}" if seed else line
 
 
 __all__ = ["encodable", "dumps", "isolation_line"]

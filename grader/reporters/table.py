@@ -1,7 +1,8 @@
 """The human report: a table of exercises, the failing checks of the next one, and what's next.
 
-Its last line says which isolation learner code ran under (``sandbox: namespaces``); when
-there was none, it says so plainly: such a run is practice, not a grade.
+Its last line says which isolation learner code ran under and which kind of seed the
+examples came from (``sandbox: namespaces · seed: secret``); when there was no isolation,
+it says so plainly: such a run is practice, not a grade.
 """
 from __future__ import annotations
 
@@ -62,16 +63,19 @@ def render(report: Report, *, source: str = "exercises", verbose: bool = False, 
         action = (f"answer it with: grade quiz {nxt.name}" if _is_quiz(nxt)
                   else f"edit {source}/{nxt.name}.py, then run: grade {nxt.name}")
         lines.append(click.style("next up: ", bold=True) + f"{nxt.name} — {action}")
-    lines.append(sandbox_line(report.sandbox))
+    lines.append(sandbox_line(report.sandbox, report.seed))
     return encodable("\n".join(lines))
 
 
-def sandbox_line(mode: str) -> str:
-    """``sandbox: namespaces``; with no isolation, one plain sentence saying what that means."""
+def sandbox_line(mode: str, seed: str | None = None) -> str:
+    """``sandbox: namespaces · seed: public``; with no isolation, one plain sentence saying what
+    that means. ``seed`` is the kind of seed (public or secret), never the secret."""
+    after = f" · seed: {seed}" if seed else ""
     if mode == "none":
         return click.style("sandbox: none — learner code ran without any isolation, with every right "
-                           "of the grader's user (practice only: not for grading others' work).", fg="yellow")
-    return click.style(f"sandbox: {mode}", dim=True)
+                           "of the grader's user (practice only: not for grading others' work)." + after,
+                           fg="yellow")
+    return click.style(f"sandbox: {mode}{after}", dim=True)
 
 
 def _is_quiz(e) -> bool:

@@ -146,7 +146,11 @@ class LearnerProcess:
         if self.forbid_autograd:
             from .lint import autograd_uses
 
-            self._autograd_lint = autograd_uses(self._staged_module(), os.path.join(self.workdir, "src"))
+            src = os.path.join(self.workdir, "src")
+            self._autograd_lint = autograd_uses(self._staged_module(), src)
+            for name in os.listdir(src):  # the child can import only what the policy read
+                if os.path.realpath(os.path.join(src, name)) not in self._autograd_lint.files:
+                    os.remove(os.path.join(src, name))
         self._token = os.urandom(8).hex()
         self._out_tail, self._out_total, self._report_buf = bytearray(), 0, b""
         self.cgroup = cgroup.create(self.limits.memory_mb, self.limits.processes)

@@ -74,14 +74,18 @@ def render(rows: list[tuple[str, object, Measured]]) -> str:
               help="Folder with the reference solutions (default: the course's solutions/).")
 @click.option("--seed", type=int, default=None, help="Change the generated inputs (default: the course's seed).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def bench(exercises, source, reference, seed, fmt):
+@click.option("--secret-seed-file", "secret_seed_file", metavar="FILE", default=None,
+              help="Derive the timing inputs from the secret in FILE, as an official grade run does "
+                   "(default: $GRADE_SECRET_SEED if set, else the course's public seed).")
+def bench(exercises, source, reference, seed, fmt, secret_seed_file=None):
     """Time your functions against the reference solution (only the timed runs).
 
     \b
     grade bench                 every timed function
     grade bench vectors losses  only these exercises
     """
-    from ..cli import DEFAULT_SOURCE, fail_setup, get_course, open_submission, resolve_names, resolve_source
+    from ..cli import (DEFAULT_SOURCE, fail_setup, get_course, open_submission, resolve_names, resolve_seed,
+                       resolve_source, secret_file_off_limits)
 
     course = get_course()
     names = [n for n in resolve_names(course, exercises) if n in course.names()]
@@ -95,10 +99,10 @@ def bench(exercises, source, reference, seed, fmt):
         fail_setup(f"there is no folder of reference solutions at {reference_dir}, so there is nothing to time "
                    f"against. Timing needs the course's solutions/ folder (a class release may leave it out); "
                    f"point to one with --reference DIR.")
-    seed = course.seed if seed is None else seed
+    seed = resolve_seed(course, seed, secret_seed_file)
     rows = []
     show_progress = fmt == "table" and sys.stderr.isatty()
-    with open_submission(source_dir) as snap:  # timed from the grader's private copy, as in grade
+    with open_submission(source_dir) as snap, secret_file_off_limits(secret_seed_file):  # as in grade
         for exercise in timed:
             def done(spec, measured, exercise=exercise):
                 for m in measured:
@@ -112,7 +116,9 @@ def bench(exercises, source, reference, seed, fmt):
         click.echo("\r" + " " * 70 + "\r", err=True, nl=False)
     if fmt == "json":
         cuda, why = cuda_status() if any(m.device == "cuda" for _, _, m in rows) else (None, "")
-        doc = {"source": source or DEFAULT_SOURCE, "reference": reference_dir, "seed": seed,
+        # "seed": the public seed; "seed_kind": public or secret (the secret itself never).
+        doc = {"source": source or DEFAULT_SOURCE, "reference": reference_dir, "seed": seed.public,
+               "seed_kind": seed.kind,
                "cuda": {"available": cuda, "reason": why},
                "rows": [{"exercise": ex, **m.to_dict(), "passed": m.passed, "message": describe(spec, m)}
                         for ex, spec, m in rows]}

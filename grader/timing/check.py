@@ -46,7 +46,7 @@ def cuda_status() -> tuple[bool, str]:
 # ----------------------------------------------------------------------------- measuring
 
 
-def time_exercise(exercise: Exercise, specs: list[TimingSpec], source_dir: str, seed: int, *,
+def time_exercise(exercise: Exercise, specs: list[TimingSpec], source_dir: str, seed, *,
                   reference_dir: str | None = None,
                   on_done: Callable[[TimingSpec, list[Measured]], None] | None = None,
                   display_source: str | None = None) -> dict[tuple[str, str], list[Measured]]:
@@ -56,8 +56,13 @@ def time_exercise(exercise: Exercise, specs: list[TimingSpec], source_dir: str, 
     together and closed at the end. Nothing here decides whether a function is ready to be
     timed (that is :func:`add_timing`'s business); a stub simply comes back not started.
     ``source_dir`` is the grader's snapshot of the learner's folder (grader/gate.py);
-    ``display_source`` the folder itself, for messages.
+    ``display_source`` the folder itself, for messages. ``seed``: the run's
+    :class:`~grader.seeds.Seed` (an int is a public seed); every timing input derives from it,
+    while both children are seeded with its public part only.
     """
+    from ..seeds import Seed
+
+    seed = Seed.of(seed)
     out: dict[tuple[str, str], list[Measured]] = {}
     reference_dir = reference_dir or solutions_dir()
     reference_path = os.path.join(reference_dir, exercise.module_file)
@@ -86,7 +91,7 @@ def time_exercise(exercise: Exercise, specs: list[TimingSpec], source_dir: str, 
 
     torch = exercise.framework == "torch"
     make = lambda path: LearnerProcess(exercise.name, path, exercise.limits, torch=torch,  # noqa: E731
-                                       forbid_autograd=exercise.forbid_autograd, seed=seed)
+                                       forbid_autograd=exercise.forbid_autograd, seed=seed.public)
     learner, reference = Side("learner", make(learner_path)), Side("reference", make(reference_path))
     try:
         errors = _start_both(learner, reference)
@@ -230,7 +235,7 @@ def correctness_state(result: ExerciseResult, function: str) -> str:
     return "ready"
 
 
-def add_timing(course: Course, report: Report, source_dir: str, seed: int, *,
+def add_timing(course: Course, report: Report, source_dir: str, seed, *,
                progress: Callable[[str, int, int], None] | None = None,
                reference_dir: str | None = None) -> Report:
     """Append the timing checks of every graded exercise to ``report`` (in place)."""

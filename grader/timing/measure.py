@@ -239,12 +239,23 @@ class Measured:
         return {k: getattr(self, k) for k in keys}
 
 
-def spec_seed(seed: int, spec: TimingSpec, device: str) -> list[int]:
-    return [seed % (2 ** 32), zlib.crc32(f"{spec.exercise}/{spec.function}/{spec.id}".encode()),
-            DEVICES.index(device)]
+def spec_seed(seed, spec: TimingSpec, device: str) -> list[int]:
+    """The entropy of one timed run's inputs and order (a NumPy SeedSequence's).
+
+    ``seed`` is the run's :class:`~grader.seeds.Seed` (an int is a public seed). Public: the
+    values timing has always used; secret: a keyed hash no one can compute without it, so a
+    table of answers keyed on the timing inputs recorded in advance never matches.
+    """
+    from ..seeds import Seed
+
+    seed = Seed.of(seed)
+    label = f"{spec.exercise}/{spec.function}/{spec.id}"
+    if not seed.is_secret:
+        return [seed.public % (2 ** 32), zlib.crc32(label.encode()), DEVICES.index(device)]
+    return [seed.derive(f"timing/{label}"), DEVICES.index(device)]
 
 
-def time_function(spec: TimingSpec, device: str, learner: Side, reference: Side, *, seed: int,
+def time_function(spec: TimingSpec, device: str, learner: Side, reference: Side, *, seed,
                   call_timeout: float) -> Measured:
     """Warm up both sides, then paired rounds until the interval decides (or the cap)."""
     s = spec.settings

@@ -43,6 +43,9 @@ class Hostile:
     # What the defence needs from the machine: "isolation" (namespaces or a uid of its own),
     # "namespaces", or "cgroup" (limits for all of a learner's processes together).
     needs: str = ""
+    # Files put beside the submission, from tests/hostile/companions/: a name ending in .pyc
+    # is compiled there from the .py of the same name (and the source is not copied).
+    companions: tuple[str, ...] = ()
 
     @property
     def messages(self) -> tuple[str, ...]:
@@ -152,7 +155,25 @@ CASES = [
     Hostile("autograd_func_grad", "autograd", "backprop", "linear_backward", ("computes_gradients_by_hand",),
             "fail", "used autograd"),
     Hostile("autograd_hidden", "autograd", "backprop", "linear_backward", ("computes_gradients_by_hand",),
-            "fail", "used autograd"),
+            "fail", "looks up an attribute by a name computed at run time"),
     Hostile("autograd_forged_reply", "autograd", "backprop", "linear_backward", ("computes_gradients_by_hand",),
             "fail", "used autograd"),
+    # The policy of grader/runner/lint.py: the reader it replaced looked for forbidden names,
+    # and these two named none (getattr under another name, operator.attrgetter, fragments):
+    # both scored full marks. Each now fails naming the file, the line and the rule.
+    Hostile("autograd_getattr_fragments", "autograd", "backprop", "linear_backward",
+            ("computes_gradients_by_hand",), "fail",
+            ": `getattr` uses getattr other than by calling it with the attribute's name written out"),
+    Hostile("autograd_engine_grad_off", "autograd", "backprop", "linear_backward",
+            ("computes_gradients_by_hand",), "fail",
+            ": `import operator` imports a module this exercise does not allow"),
+    # A helper shipped only as ag_helper.pyc (compiled from tests/hostile/companions/): the
+    # gate copies .py files only, so the import fails; imported inside the function, the
+    # module loads and the policy names the import.
+    Hostile("autograd_pyc_helper", "autograd", "backprop", "linear_backward", ("computes_gradients_by_hand",),
+            "error", "No module named 'ag_helper'", companions=("ag_helper.pyc",)),
+    Hostile("autograd_pyc_helper_lazy", "autograd", "backprop", "linear_backward",
+            ("computes_gradients_by_hand",), "fail",
+            "`from ag_helper import linear_backward as hidden` imports ag_helper, but only torch, numpy, math and "
+            "your own .py files beside backprop.py can be imported", companions=("ag_helper.pyc",)),
 ]
