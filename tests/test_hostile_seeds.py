@@ -9,17 +9,27 @@ and failing under a secret one:
   the public seed (recorded beforehand) and returns garbage for anything else;
 - a regenerated held-out set: the MLP rebuilds the held-out points from a copy of the
   grader's data functions and seed, answers them from the labels it computed itself, and
-  ``train`` returns made-up losses without training at all.
+  ``train`` returns made-up losses without training at all;
+- a table keyed on the timing inputs: a Python-loop ``dot`` answers the timed run's inputs
+  (regenerated beforehand from the grader's own timing code and the public seed) from a
+  table, so it looks "fast enough", and loops over everything else.
 """
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
+import subprocess
+import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from grader.grading import grade
 from grader.seeds import SECRET_ENV, Seed
+from grader.timing.measure import spec_seed
 from helpers import SOLUTIONS, SentInputs, course_with, failing, submission, summary
 
 SECRET = b"9c4e1a7b2d8f6035e1b7a9c3d5f70246-hostile"
@@ -123,3 +133,93 @@ def test_a_held_out_set_regenerated_from_the_shipped_grader_fails_under_a_secret
     assert failing(official) >= {("train", "held_out_accuracy"), ("train", "separates_xor")}, summary(official)
     accuracy = next(c for c in official.checks if c.name.startswith("reaches 95% on held-out half-moons"))
     assert "held-out" in accuracy.message and "correctly" in accuracy.message
+
+
+# ----------------------------------------------------------------------------- a table of the timing inputs
+
+
+def timed_dot_course():
+    """The real course cut down to ``vectors.dot`` with three correctness checks and one timed run
+    on 2·10⁵ floats (as in tests/test_timing_run.py): a Python loop is still far over the limit."""
+    course = course_with(["vectors"], functions={"vectors": ["dot"]}, checks={("vectors", "dot"): DOT_CHECKS})
+    vectors = course.get("vectors")
+    (dot,) = vectors.functions
+    (spec,) = dot.timing
+    spec = dataclasses.replace(spec, size={"n": 200_000}, label="2·10⁵ floats", devices=("cpu",),
+                               settings=dataclasses.replace(spec.settings, warmup=1, max_rounds=24))
+    vectors = dataclasses.replace(vectors, functions=[dataclasses.replace(dot, timing=[spec])])
+    return dataclasses.replace(course, exercises=[vectors])
+
+
+# The real `grade` command (click, the JSON reporter, the secret from the environment) on that course.
+TIMED_CLI = f"""
+import sys
+sys.path[:0] = [{str(Path(__file__).resolve().parent)!r}]
+import grader.cli, test_hostile_seeds
+grader.cli.load_course = test_hostile_seeds.timed_dot_course
+grader.cli.main()
+"""
+
+
+def grade_timed(folder: Path, secret: bytes | None) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in (SECRET_ENV, "PYTHONPATH")}
+    if secret is not None:
+        env[SECRET_ENV] = secret.decode()
+    proc = subprocess.run([sys.executable, "-c", TIMED_CLI, "run", "vectors", "--source", str(folder),
+                           "--format", "json", "--no-progress", "-j", "1", "--timing"],
+                          capture_output=True, text=True, env=env, cwd=str(folder.parent), timeout=300,
+                          stdin=subprocess.DEVNULL)
+    assert proc.returncode in (0, 1), f"grade crashed ({proc.returncode}):\n{proc.stderr[-3000:]}"
+    assert SECRET.decode() not in proc.stdout + proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_a_table_of_the_public_timing_inputs_makes_a_loop_fast_only_without_a_secret(tmp_path):
+    course = timed_dot_course()
+    (spec,) = course.get("vectors").timing_specs()
+    # Offline, from the shipped grader: every input of dot's timed run under the public seed,
+    # derived as grader/timing/measure.py's time_function does (warm-up calls, then rounds).
+    base = spec_seed(course.seed, spec, "cpu")
+    keys = [(3, w) for w in range(spec.settings.warmup)] + [(2, i) for i in range(spec.settings.max_rounds)]
+    table = {}
+    for key in keys:
+        (a, b), _ = spec.case.build(np.random.default_rng(base + list(key)), spec.size, "cpu", spec.dtype)
+        table[(len(a), a[:4].tobytes(), b[:4].tobytes())] = float(np.dot(a, b))
+    assert len(table) == len(keys) >= 9
+    folder = submission(tmp_path / "mine", "vectors", replace={"dot": f"""
+        ANSWERS = {table!r}
+
+        def dot(a, b):
+            # A cheap fingerprint of the inputs (length and first entries) looked up in the table;
+            # anything else gets a right answer from a plain Python loop, far too slow when large.
+            a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+            known = ANSWERS.get((len(a), a[:4].tobytes(), b[:4].tobytes()))
+            if known is not None:
+                return known
+            total = 0.0
+            for i in range(len(a)):
+                total += float(a[i]) * float(b[i])
+            return total
+        """})
+
+    def dot_checks(doc):
+        (result,) = doc["exercises"]
+        timing = [c for c in result["checks"] if c["kind"] == "timing"]
+        correctness = [c for c in result["checks"] if c["kind"] == "correctness"]
+        assert len(timing) == 1 and len(correctness) == len(DOT_CHECKS), result["checks"]
+        return result, timing[0], correctness
+
+    public = grade_timed(folder, None)
+    result, timing, correctness = dot_checks(public)
+    assert public["seed"] == "public"
+    assert all(c["passed"] for c in correctness), correctness
+    assert timing["passed"], timing["message"]  # the attack: a Python loop passes as "fast enough"
+    assert result["score"] == result["max_score"] > 0
+
+    official = grade_timed(folder, SECRET)
+    result, timing, correctness = dot_checks(official)
+    assert official["seed"] == "secret"
+    assert all(c["passed"] for c in correctness), correctness  # the loop is right ...
+    assert not timing["passed"], timing["message"]  # ... and, off the table, far too slow
+    assert "replace the Python loop" in timing["message"], timing["message"]
+    assert result["score"] < result["max_score"]
