@@ -140,16 +140,19 @@ def resolve_seed(course: Course, seed: int | None, secret_seed_file: str | None)
         fail_setup(str(e))
 
 
-@contextlib.contextmanager
 def secret_file_off_limits(secret_seed_file: str | None):
     """While grading, learner code may not read the secret seed file (the runner's tripwire
     flags a read as it flags reading the solutions; see grader/runner/guard.py)."""
+    return off_limits(os.path.realpath(secret_seed_file) if secret_seed_file else None)
+
+
+@contextlib.contextmanager
+def off_limits(path: str | None):
+    """Add ``path`` to the runner's forbidden folders (inherited by worker processes) meanwhile."""
     name = "GRADE_FORBIDDEN_DIRS"  # grader.runner.sandbox.FORBIDDEN_ENV
-    if not secret_seed_file:
-        yield
-        return
     before = os.environ.get(name)
-    os.environ[name] = os.pathsep.join(p for p in (before, os.path.realpath(secret_seed_file)) if p)
+    if path:
+        os.environ[name] = os.pathsep.join(p for p in (before, path) if p)
     try:
         yield
     finally:
@@ -177,25 +180,14 @@ def open_submission(source_dir: str, *, warnings=warn):
         snap.close()
 
 
-@contextlib.contextmanager
 def _solutions_beside(source_dir: str):
     """Keep ``solutions/`` beside the learner's folder off limits to learner code.
 
     The runner forbids the solutions beside the *graded* folder; graded from a snapshot in
     a temporary folder, that would be a different place, so the learner's is added to the
-    runner's list of forbidden folders (inherited by the worker processes) meanwhile.
+    runner's list of forbidden folders meanwhile.
     """
-    name = "GRADE_FORBIDDEN_DIRS"  # grader.runner.sandbox.FORBIDDEN_ENV
-    before = os.environ.get(name)
-    beside = os.path.join(os.path.dirname(os.path.realpath(source_dir)), "solutions")
-    os.environ[name] = os.pathsep.join(p for p in (before, beside) if p)
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = before
+    return off_limits(os.path.join(os.path.dirname(os.path.realpath(source_dir)), "solutions"))
 
 
 def explain_refusals(report, snap: gate.Snapshot, course: Course) -> None:
