@@ -80,6 +80,10 @@ def load(path: str, text: str | None = None, *, max_bytes: int = MAX_BYTES, max_
         _check_events(text, path, max_depth, aliases)
         root = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as e:
+        if "nesting depth" in str(e.problem or ""):  # newer PyYAML stops deep nesting itself
+            mark = e.problem_mark or e.context_mark
+            raise YamlError(path, mark.line + 1 if mark else None, None,
+                            f"nests lists and mappings more than {max_depth} levels deep") from None
         # An unclosed quote or bracket is found only at the end of the file: point at where it opened.
         at_end = "end of stream" in str(e.problem or "")
         mark = (e.context_mark if at_end and e.context_mark else None) or e.problem_mark or e.context_mark
