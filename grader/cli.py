@@ -37,6 +37,10 @@ class DefaultGroup(click.Group):
     def invoke(self, ctx):
         # A bug in the grader itself is reported in one paragraph, not as a traceback a
         # learner could mistake for their own error (GRADE_DEBUG=1 shows the traceback).
+        from .stubs import WINDOWS_MESSAGE, on_windows
+
+        if on_windows():  # the sandbox needs fcntl, resource, fork: one paragraph, not a traceback
+            fail_setup(WINDOWS_MESSAGE)
         from .runner.isolation import SandboxUnavailable
 
         end_on_sigterm()
@@ -226,6 +230,7 @@ def main():
     grade hint vectors         the next hint for the first failing function
     grade vectors --replay     rerun the last failing example, with your prints
     grade plot mlp --out m.png a picture of your code beside the reference
+    grade init DIR             write the exercise stubs to DIR/exercises
     """
 
 
@@ -243,7 +248,7 @@ def main():
                    "leaving your files untouched.")
 @click.option("--seed", type=int, default=None, help="Change the generated examples (default: the course's seed).")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None,
-              help="Worker processes (default: the number of CPU cores).")
+              help="Worker processes (default: the CPUs this process may use: affinity and cgroup quota).")
 @click.option("--verbose", "-v", is_flag=True, help="Show the failing checks of every exercise.")
 @click.option("--replay", is_flag=True,
               help="Rerun the last failing example of EXERCISE once, showing what your code printed.")
@@ -285,7 +290,10 @@ def run(exercises, source, fmt, output, ref, seed, jobs, verbose, show_progress,
     run_seed = resolve_seed(course, seed, secret_seed_file)  # a broken secret: one paragraph, exit 2
     if show_progress is None:
         show_progress = sys.stderr.isatty()
-    jobs = jobs or os.cpu_count() or 1
+    if jobs is None:
+        from .cpus import usable_cpus
+
+        jobs = usable_cpus()
     from .runner.sandbox import sandbox_mode
 
     sandbox_mode()  # GRADE_SANDBOX asking for what this machine lacks: one paragraph, exit 2
@@ -296,9 +304,7 @@ def run(exercises, source, fmt, output, ref, seed, jobs, verbose, show_progress,
                        display_source=source_dir)
         quizzes = [n for n in names if n not in course.names()]
         if quizzes:
-            from .quiz import grade_quizzes
-
-            report.exercises.extend(grade_quizzes(quizzes, snap.root, student, display_source=source_dir))
+            report.exercises.extend(_grade_quizzes(quizzes, snap.root, student, source_dir, fmt))
         explain_refusals(report, snap, course)
         if ref is None:
             progress_state.save(source_dir, report, files_dir=snap.root)
@@ -307,6 +313,24 @@ def run(exercises, source, fmt, output, ref, seed, jobs, verbose, show_progress,
     emit(FORMATS[fmt](report, source=source or DEFAULT_SOURCE, verbose=verbose, course=course,
                       elapsed=monotonic() - started), output, fmt)
     sys.exit(0 if report.all_passed else 1)
+
+
+# Reports that CI systems read: always written, so a broken quiz costs that quiz alone.
+_ALWAYS_WRITTEN = ("github", "gradescope", "junit")
+
+
+def _grade_quizzes(quizzes, root, student, source_dir, fmt):
+    """The quizzes' results. A malformed answers file stops ``grade`` (exit 2, one
+    paragraph) for a person at a terminal; in the formats CI systems read it scores that
+    quiz 0 with the reason as its message (also said on stderr), and the report is written."""
+    from .quiz import grade_quizzes
+
+    keep_going = fmt in _ALWAYS_WRITTEN
+    results = grade_quizzes(quizzes, root, student, display_source=source_dir, keep_going=keep_going)
+    for r in results:
+        if keep_going and r.message:
+            click.echo(click.style("error: ", fg="red", bold=True) + f"quiz {r.name}: {r.message}", err=True)
+    return results
 
 
 def _progress_line(name: str, done: int, total: int) -> None:
@@ -382,6 +406,10 @@ main.add_command(plot_command)
 from .verify import verify_command  # noqa: E402  (grade verify: grader/verify.py)
 
 main.add_command(verify_command)
+
+from .stubs import init_command  # noqa: E402  (grade init: grader/stubs.py)
+
+main.add_command(init_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

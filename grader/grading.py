@@ -193,6 +193,16 @@ def _weakest(modes: list[str]) -> str:
     return ranked[0] if ranked else ""
 
 
+TORCH_INSTALL = "python3 -m pip install torch --index-url https://download.pytorch.org/whl/cpu"
+
+
+def _missing_torch(message: str) -> bool:
+    """Whether an import error is torch itself missing ("No module named 'torch'" or 'torch.nn')."""
+    import re
+
+    return re.search(r"No module named '?torch(\.|'|$)", str(message)) is not None
+
+
 def import_error_text(exercise: Exercise, path: str, error: dict) -> str:
     """One paragraph naming the file and line, for a module that cannot even be imported."""
     name = os.path.basename(path)
@@ -206,6 +216,11 @@ def import_error_text(exercise: Exercise, path: str, error: dict) -> str:
         article = "an" if kind[0] in "AEIOU" else "a"
         return (f"{name} has {article} {kind} ({where}): {message}. Python could not read the file, so none of "
                 f"its functions could be graded; fix that line and run grade again.")
+    if kind in ("ModuleNotFoundError", "ImportError") and exercise.framework == "torch" and _missing_torch(message):
+        # Not the learner's mistake, and often not even their line (the grader imports torch first).
+        return (f"{name} needs PyTorch, which is not installed for the Python that runs grade "
+                f"({kind}: {message}). Install it with bash scripts/install.sh (in a checkout of the course), or "
+                f"the CPU build with {TORCH_INSTALL}, then run grade again.")
     if kind in ("ModuleNotFoundError", "ImportError"):
         return (f"{name} could not import what it needs ({where}): {kind}: {message}. Only NumPy"
                 f"{' and PyTorch' if exercise.framework == 'torch' else ''} and the standard library "
@@ -266,14 +281,26 @@ def grade(course: Course, names: list[str], source_dir: str, seed: Seed | int, *
     if progress:
         progress("", 0, len(exercises))
     if jobs > 1 and len(tasks) > 1:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), initializer=_end_on_sigterm) as pool:
+        # Memory: a torch task's learner process and the worker checking it each hold torch
+        # (a few hundred MiB); two at once took the whole course past Gradescope's 768 MB
+        # (benchmarks/memory.py). So torch tasks run one at a time, in one worker of their
+        # own, and the other tasks share the remaining jobs.
+        torch_tasks = [t for t in tasks if t[0].framework == "torch"]
+        other_tasks = [t for t in tasks if t[0].framework != "torch"]
+        groups = [(1, torch_tasks)] if torch_tasks else []
+        if other_tasks:
+            groups.append((max(1, min(jobs - len(groups), len(other_tasks))), other_tasks))
+        with contextlib.ExitStack() as stack:
+            pools = [(stack.enter_context(ProcessPoolExecutor(max_workers=n, initializer=_end_on_sigterm)), group)
+                     for n, group in groups]
             try:
                 futures = {pool.submit(grade_exercise, t[0], source_dir, seed, list(t[1]),
-                                       display_source=display_source): t for t in tasks}
+                                       display_source=display_source): t for pool, group in pools for t in group}
                 for future in as_completed(futures):
                     record(futures[future], future.result())
             except BaseException:  # SIGTERM or Ctrl-C: each worker closes its learner processes now
-                _stop_workers(pool)
+                for pool, _ in pools:
+                    _stop_workers(pool)
                 raise
     else:
         for t in tasks:

@@ -34,6 +34,7 @@ never holds a lone surrogate, a control character (but newline and tab) or more 
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from .text import DEFAULT_LIMIT, clean
@@ -178,11 +179,11 @@ class ExerciseResult:
 
     @property
     def score(self) -> float:
-        return sum(c.score for c in self.checks)
+        return _total(c.score for c in self.checks)
 
     @property
     def max_score(self) -> float:
-        return sum(c.max_score for c in self.checks)
+        return _total(c.max_score for c in self.checks)
 
     @property
     def passed_count(self) -> int:
@@ -226,11 +227,11 @@ class Report:
 
     @property
     def score(self) -> float:
-        return sum(e.score for e in self.exercises)
+        return _total(c.score for e in self.exercises for c in e.checks)
 
     @property
     def max_score(self) -> float:
-        return sum(e.max_score for e in self.exercises)
+        return _total(c.max_score for e in self.exercises for c in e.checks)
 
     @property
     def all_passed(self) -> bool:
@@ -256,6 +257,13 @@ class Report:
             "seed": self.seed,
             "exercises": [e.to_dict() for e in self.exercises],
         }
+
+
+def _total(values) -> float:
+    """The sum of points without float drift: added exactly (``math.fsum``) from the checks'
+    own scores (never from rounded subtotals), then rounded once, like every printed number,
+    to 6 decimals. Three partial credits of 2/3 make exactly 2 in every format."""
+    return round(math.fsum(float(v) for v in values), 6)
 
 
 def _num(x: float) -> float | int:

@@ -33,6 +33,10 @@ were being graded. SIGINT and SIGTERM end every running grade process at once, r
 gradebook with what finished, and raise :class:`Interrupted`. ``--shard K/N`` grades the
 K-th of N disjoint slices of the learner folders sorted by name (folder i goes to slice
 i % N + 1); ``grade merge`` joins the slices' JSON gradebooks.
+
+``--before DEADLINE`` grades each learner folder that is a git repository of its own at
+its last commit made at or before the deadline, exported (blob by blob, no filters) into a
+private temporary folder (see :func:`_at_deadline`); the record names the commit.
 """
 from __future__ import annotations
 
@@ -143,6 +147,31 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
         raise BatchError(f"--shard {text}: write K/N with 1 ≤ K ≤ N, e.g. --shard 2/4 for the second of "
                          f"four slices.")
     return int(m.group(1)), int(m.group(2))
+
+
+def parse_deadline(text: str | None):
+    """``--before``: an ISO 8601 date or date and time; without a time zone it is UTC. A
+    date alone means the start of that day. Returns an aware datetime in UTC (or None)."""
+    if text is None:
+        return None
+    from datetime import datetime, timezone
+
+    value = text.strip()
+    if value[-1:] in ("Z", "z"):
+        value = value[:-1] + "+00:00"
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise BatchError(f"--before {text}: write an ISO 8601 date or date and time, e.g. --before "
+                         f"2026-12-01T23:59:59+01:00 (no time zone: UTC).") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.astimezone(timezone.utc)
+
+
+def deadline_text(when) -> str:
+    """A deadline as records and gradebooks show it (UTC, ISO 8601)."""
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def record_key(raw: bytes) -> str:
@@ -477,17 +506,22 @@ def _linked_part(folder: str) -> str | None:
 
 def grade_submission(learner: str, folder: str, names: list[str], *, timeout: float, seed: int | None,
                      jobs: int = 1, options: tuple = (), root: str | None = None, secret: str | None = None,
-                     secret_file: str | None = None) -> dict:
+                     secret_file: str | None = None, before=None) -> dict:
     """Grade one learner's repository in a child ``grade`` process; a record for the gradebook.
 
     ``learner`` is the printable name, ``folder`` the real path. A set-up error that
     belongs to one part of a submission (a quiz answers file that cannot be read) must not
     cost the learner the rest: then each exercise and quiz is graded on its own, within
     what is left of the timeout, and the broken ones score 0.
+
+    ``before`` (an aware datetime): grade the last commit made at or before it, not the
+    folder as it is (see :func:`_at_deadline`).
     """
     started = time.monotonic()
     record = {"learner": learner, "status": ERROR, "message": "", "report": None}
     source = os.path.join(os.path.abspath(folder), "exercises")
+    exported = None
+    note = ""
     try:
         linked = _linked_part(folder)
         if linked is not None:
@@ -496,8 +530,13 @@ def grade_submission(learner: str, folder: str, names: list[str], *, timeout: fl
                                  f"hold its own files. Replace the link with a real folder and run the batch "
                                  f"again.")
             return record
+        if before is not None:
+            exported, source, note = _at_deadline(learner, folder, before, record)
+            if source is None:
+                return record
         if not os.path.isdir(source):
-            record["message"] = (f"no exercises folder in {learner}: a submission is laid out like the class "
+            where = f"commit {record['commit'][:12]} of {learner}" if exported else learner
+            record["message"] = (f"no exercises folder in {where}: a submission is laid out like the class "
                                  f"repository ({learner}/exercises/<exercise>.py)")
             return record
         run = dict(seed=seed, jobs=jobs, options=options, root=root)
@@ -508,10 +547,56 @@ def grade_submission(learner: str, folder: str, names: list[str], *, timeout: fl
             status, report, message = _grade_each(names, source, started + timeout, **run)
         if status == TIMEOUT:
             message = f"grading took longer than {timeout:g} s and was stopped (a hanging or very slow function?)"
-        record.update(status=status, report=report, message=message)
+        record.update(status=status, report=report, message=" ".join(m for m in (note, message) if m))
         return record
     finally:
+        if exported is not None:
+            _remove(exported)
         record["seconds"] = round(time.monotonic() - started, 3)
+
+
+def _at_deadline(learner: str, folder: str, before, record: dict) -> tuple[str | None, str | None, str]:
+    """``grade batch --before``: the learner's submission as it was at the deadline.
+
+    A learner folder that is a git repository of its own (its own ``.git`` folder) is
+    graded at the last commit of HEAD whose committer date is at or before ``before``: its
+    ``exercises/`` is exported (``git ls-tree`` and ``git cat-file``: the bytes as
+    committed, no filters) into a fresh private folder (0700, regular files and folders
+    only), read by git under a configuration of its own (no system or global file, no
+    hooks); nothing of the learner's is run, and the working tree is never touched. The
+    record says which commit (``commit``, ``committed``).
+    Returns ``(exported folder or None, source to grade or None, note)``; a None source
+    means the record already holds the error (no commit before the deadline, git failed).
+    A folder that is not a repository is graded as it is, with a note that says so.
+    """
+    from .gitref import RefError, commit_before, export_commit, git_dir_of
+
+    deadline = deadline_text(before)
+    git_dir = git_dir_of(folder)
+    source = os.path.join(os.path.abspath(folder), "exercises")
+    if git_dir is None:
+        return None, source, (f"{learner} is not a git repository: graded as the folder is now, not as it was "
+                              f"at {deadline}.")
+    try:
+        found = commit_before(git_dir, before.strftime("%Y-%m-%d %H:%M:%S +0000"))
+    except RefError as e:
+        record["message"] = f"could not read the git history of {learner}: {e}"
+        return None, None, ""
+    if found is None:
+        record["message"] = f"{learner} has no commit at or before the deadline {deadline}: nothing to grade."
+        return None, None, ""
+    commit, committed = found
+    record.update(commit=commit, committed=committed)
+    exported = tempfile.mkdtemp(prefix="grade-batch-commit-")  # 0700: the grader reads it, learner code does not
+    try:
+        export_commit(git_dir, commit, exported, "exercises")
+    except (RefError, OSError, ValueError) as e:
+        _remove(exported)
+        record["message"] = f"could not export commit {commit[:12]} of {learner}: {clean(e, 300)}"
+        return None, None, ""
+    # No exercises/ in that commit (or only links in it): the usual "no exercises folder" follows.
+    note = f"graded commit {commit[:12]} of {committed} (the last at or before {deadline})."
+    return exported, os.path.join(exported, "exercises"), note
 
 
 def _grade_each(names, source, deadline, **run):
@@ -705,8 +790,11 @@ def _refuse_exposed_files(root: str, more: list | tuple = ()) -> None:
 def run_batch(root: str, out: str, names: list[str], course, *, jobs: int = 1, force: bool = False,
               shard: tuple[int, int] | None = None, timeout: float = 600.0, seed: int | None = None,
               options: tuple = (), allow_weak_sandbox: bool = False, on_start=None, on_done=None,
-              secret_seed=None, secret_file: str | None = None) -> dict:
+              secret_seed=None, secret_file: str | None = None, before=None) -> dict:
     """Grade the (slice of the) class; returns counts and timings for the summary.
+
+    ``before`` (an aware datetime, see :func:`parse_deadline`): grade each learner's last
+    commit at or before it (:func:`_at_deadline`).
 
     ``secret_seed``: a secret :class:`~grader.seeds.Seed` (or None: the public seed), handed
     to every grade process through its environment; ``secret_file``, the file it came from,
@@ -731,6 +819,8 @@ def run_batch(root: str, out: str, names: list[str], course, *, jobs: int = 1, f
     # (Called from Python with $GRADE_SECRET_SEED set, the grade processes inherit it.)
     if secret is not None or (secret_seed is None and os.environ.get("GRADE_SECRET_SEED") is not None):
         config["secret_seed"] = True  # that there was one, never which (rerun with --force after a change)
+    if before is not None:
+        config["before"] = deadline_text(before)  # another deadline: other records
     os.makedirs(state_dir(out), exist_ok=True)
 
     records: dict[str, dict] = {}
@@ -776,7 +866,7 @@ def run_batch(root: str, out: str, names: list[str], course, *, jobs: int = 1, f
     with _stop_on_signals() as caught:
         futures = _grade_all(todo, root, names, save, caught, jobs=jobs, timeout=timeout, seed=seed,
                              inner_jobs=inner_jobs, options=options, rewrite=rewrite, secret=secret,
-                             secret_file=secret_file if secret is not None else None)
+                             secret_file=secret_file if secret is not None else None, before=before)
     rewrite()
     if caught:
         raise Interrupted(caught[0], saved=len(records))
@@ -787,7 +877,7 @@ def run_batch(root: str, out: str, names: list[str], course, *, jobs: int = 1, f
 
 def _grade_all(todo: list[Learner], root: str, names: list[str], save, caught: list, *, jobs: int,
                timeout: float, seed, inner_jobs: int, options: tuple, rewrite, secret: str | None = None,
-               secret_file: str | None = None) -> dict:
+               secret_file: str | None = None, before=None) -> dict:
     """Grade ``todo`` on ``jobs`` threads (one grade process each), saving each record as it
     comes; until done, or until ``caught`` holds a signal. Returns the futures."""
     pool = ThreadPoolExecutor(max_workers=max(1, jobs))
@@ -809,6 +899,8 @@ def _grade_all(todo: list[Learner], root: str, names: list[str], save, caught: l
     try:
         for learner in todo:
             extra = {} if secret is None else {"secret": secret, "secret_file": secret_file}
+            if before is not None:
+                extra["before"] = before
             future = pool.submit(grade_submission, learner.name, learner.folder(root), names, timeout=timeout,
                                  seed=seed, jobs=inner_jobs, options=options, root=root, **extra)
             futures[future] = learner

@@ -123,23 +123,32 @@ def _ref_folder(source: str) -> str:
               help="Official grades: derive every generated input from the secret in FILE (default: "
                    "$GRADE_SECRET_SEED if set, else the course's public seed). Each grade process gets "
                    "the secret through its environment, never on its command line.")
+@click.option("--before", "before", metavar="DEADLINE", default=None,
+              help="Grade each learner's last commit made at or before DEADLINE (ISO 8601, e.g. "
+                   "2026-12-01T23:59:59+01:00; no time zone: UTC), not the folder as it is. A learner folder "
+                   "that is not a git repository is graded as it is, with a note.")
 def batch_command(directory, exercises, out, jobs, force, shard, timeout, seed, timing, show_progress,
-                  allow_weak_sandbox, secret_seed_file=None):
+                  allow_weak_sandbox, secret_seed_file=None, before=None):
     """Grade every learner folder in DIR (DIR/<learner>/exercises/) into a gradebook.
 
     \b
     grade batch submissions --out gradebook.csv
     grade batch submissions vectors losses --out week1.csv
     grade batch submissions --shard 2/4 --out gradebook-2.csv   (then: grade merge)
+    grade batch submissions --before 2026-12-01T23:59:59Z --out gradebook.csv
 
     Ctrl-C or SIGTERM stops it at once, keeping every finished submission; run the same
     command again to grade the rest.
     """
-    from .batch import BatchError, Interrupted, parse_shard, run_batch
+    from .batch import BatchError, Interrupted, deadline_text, parse_deadline, parse_shard, run_batch
 
     cli = _cli()
     course = cli.get_course()
     names = cli.resolve_names(course, exercises)
+    try:
+        deadline = parse_deadline(before)
+    except BatchError as e:
+        cli.fail_setup(str(e))
     secret = cli.resolve_seed(course, seed, secret_seed_file)  # a broken secret: one paragraph, exit 2
     if show_progress is None:
         show_progress = sys.stderr.isatty()
@@ -160,7 +169,8 @@ def batch_command(directory, exercises, out, jobs, force, shard, timeout, seed, 
                             shard=parse_shard(shard), timeout=timeout, seed=seed,
                             options=() if timing else ("--no-timing",), allow_weak_sandbox=allow_weak_sandbox,
                             on_start=on_start, on_done=on_done,
-                            secret_seed=secret if secret.is_secret else None, secret_file=secret_seed_file)
+                            secret_seed=secret if secret.is_secret else None, secret_file=secret_seed_file,
+                            before=deadline)
     except BatchError as e:
         cli.fail_setup(str(e))
     except Interrupted as e:
@@ -181,6 +191,9 @@ def batch_command(directory, exercises, out, jobs, force, shard, timeout, seed, 
                f"{counts.get('timeout', 0)} timed out, {counts.get('error', 0)} could not be graded")
     if summary["skipped"]:
         click.echo(f"{summary['skipped']} already graded, kept (--force regrades them)")
+    if deadline is not None:
+        click.echo(f"deadline: {deadline_text(deadline)}; each learner's last commit at or before it was graded "
+                   f"(the message column and the JSON records name the commit)")
     csv_path, json_path = summary["paths"]
     click.echo(f"gradebook: {os.path.relpath(csv_path)} and {os.path.relpath(json_path)}")
     click.echo(f"seed: {secret.kind}" + ("" if secret.is_secret else " (anyone with the grader can reproduce "
@@ -208,6 +221,40 @@ def merge_command(inputs, out):
                f"{os.path.relpath(csv_path)} and {os.path.relpath(json_path)}")
 
 
+@click.command("gradescope-zip")
+@click.option("--out", "out", metavar="FILE", default="autograder.zip", show_default=True,
+              help="The zip to write (upload it as the assignment's autograder).")
+@click.option("--pin", "pin", metavar="REQUIREMENT", required=True,
+              help="The pip requirement setup.sh installs the grader from, pinned to this course's release "
+                   "(e.g. 'dlgrade @ git+https://github.com/ORG/COURSE@v1.0', or a wheel's URL).")
+@click.option("--course", "course_dir", metavar="DIR", default=".", show_default=True,
+              help="The course repository whose solutions/ the zip carries (the timed runs measure against them).")
+@click.option("--secret-seed-file", "secret_seed_file", metavar="FILE", default=None,
+              help="Put this secret seed into the zip: every submission is then graded on secret inputs.")
+def gradescope_zip_command(out, pin, course_dir, secret_seed_file):
+    """Build Gradescope's autograder zip: setup.sh (CPU torch, the grader pinned) and run_autograder.
+
+    \b
+    grade gradescope-zip --pin "dlgrade @ git+https://github.com/ORG/COURSE@v1.0"
+    grade gradescope-zip --out hw.zip --pin URL --secret-seed-file secret.txt
+    """
+    from .gradescope import ZipError, build_zip
+
+    try:
+        done = build_zip(out, pin, course_dir, secret_seed_file=secret_seed_file)
+    except ZipError as e:
+        _cli().fail_setup(str(e))
+    click.echo(f"Gradescope autograder written to {done['out']}: {', '.join(done['files'][:2])}, "
+               f"{done['solutions']} reference solution{'s' * (done['solutions'] != 1)}"
+               f"{', a secret seed' if 'secret_seed' in done['files'] else ''}.")
+    if not done["solutions"]:
+        click.echo(f"No solutions/ folder in {course_dir}: the timed runs will be skipped (pass --course DIR).",
+                   err=True)
+    click.echo("Upload it under the assignment's Configure Autograder (Zip file upload); setup.sh installs the "
+               f"grader from {pin}.")
+
+
 def register(group: click.Group) -> None:
     for command in (release_command, compare_command, batch_command, merge_command):
         group.add_command(command)
+    group.add_command(gradescope_zip_command)

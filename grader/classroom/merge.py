@@ -3,7 +3,11 @@
 Each input is the JSON twin of a gradebook written by ``grade batch`` (a ``.csv`` whose
 ``.json`` twin sits next to it is accepted too). The inputs must grade the same
 exercises; a learner may appear in only one of them (shards are disjoint), unless the
-records are identical. The result is a gradebook like ``grade batch`` writes: the CSV
+records agree: the same learner graded twice (a rerun shard, an overlapping slice) with
+the same verdicts is no conflict, even though the wall-clock facts differ (how many
+seconds it took, when, and the measured times a timed check's message quotes; see
+:func:`verdict`). Different scores, statuses or messages still are. The result is a
+gradebook like ``grade batch`` writes: the CSV
 and its JSON twin, each written atomically.
 """
 from __future__ import annotations
@@ -33,6 +37,24 @@ def read_gradebook(path: str) -> dict:
     return data
 
 
+# Facts of the clock, not of the verdict: they differ between two gradings of the same work.
+WALL_CLOCK = frozenset({"seconds", "elapsed", "duration", "wall_s", "started", "finished", "timestamp",
+                        "time", "graded_at"})
+
+
+def verdict(value):
+    """``value`` (a record, or a part of one) without its wall-clock fields: what two
+    gradings of the same submission must agree on. A timed check's message quotes the
+    measured times, so it is left out too; its verdict (passed, score) stays."""
+    if isinstance(value, dict):
+        timed = value.get("kind") == "timing"
+        return {k: verdict(v) for k, v in value.items()
+                if k not in WALL_CLOCK and not (timed and k == "message")}
+    if isinstance(value, list):
+        return [verdict(v) for v in value]
+    return value
+
+
 def merge(inputs: list[str], out: str) -> dict:
     if not inputs:
         raise BatchError("name the gradebooks to join, e.g. grade merge gradebook-*.json --out gradebook.csv")
@@ -49,7 +71,7 @@ def merge(inputs: list[str], out: str) -> dict:
     for book in books:
         for record in book["learners"]:
             name = record.get("learner")
-            if name in records and records[name] != record:
+            if name in records and verdict(records[name]) != verdict(record):
                 raise BatchError(f"{name} is in both {origin[name]} and {book['path']} with different results; "
                                  f"shards must not overlap (grade each with the same N and a different K).")
             records[name] = record

@@ -90,13 +90,36 @@ def resolve_student(explicit: str | None, answers: AnswersFile | None = None) ->
 
 
 def grade_quizzes(names: list[str], source_dir: str, student: str | None = None, *,
-                  display_source: str | None = None) -> list[ExerciseResult]:
+                  display_source: str | None = None, keep_going: bool = False) -> list[ExerciseResult]:
+    """One ExerciseResult per quiz. A broken quiz or answers file raises
+    :class:`QuizSetupError`, or with ``keep_going`` (reports that CI systems read, which
+    must always be written) costs that quiz alone: :func:`broken_quiz`."""
     results = []
     for name in names:
-        quiz = get_quiz(name)
-        answers = get_answers(quiz, source_dir, display_source=display_source)
+        try:
+            quiz = get_quiz(name)
+        except QuizSetupError as e:
+            if not keep_going:
+                raise
+            results.append(ExerciseResult(name, message=e.format_message()))
+            continue
+        try:
+            answers = get_answers(quiz, source_dir, display_source=display_source)
+        except QuizSetupError as e:
+            if not keep_going:
+                raise
+            results.append(broken_quiz(quiz, e.format_message()))
+            continue
         results.append(grade_quiz(quiz, answers, resolve_student(student, answers)))
     return results
+
+
+def broken_quiz(quiz: Quiz, message: str) -> ExerciseResult:
+    """A quiz whose answers file cannot be read: every question scores 0 of its points
+    (the total stays what it always is), with the reason as its message."""
+    checks = [CheckResult(name=q.label, function=q.id, kind="quiz", passed=False, max_score=q.points,
+                          message=message, error=True) for q in quiz.questions]
+    return ExerciseResult(quiz.name, checks=checks, message=message)
 
 
 def grade_quiz(quiz: Quiz, answers: AnswersFile, student: str) -> ExerciseResult:
@@ -111,7 +134,8 @@ def grade_quiz(quiz: Quiz, answers: AnswersFile, student: str) -> ExerciseResult
             verdict = q.mark(given.value, student)
             check.passed = verdict.passed
             if 0 < verdict.fraction < 1:
-                check.awarded = round(verdict.fraction * q.points, 6)
+                # Unrounded: reports add the points exactly and round once (grader/results.py).
+                check.awarded = verdict.fraction * q.points
             check.message = feedback(quiz, q, given, verdict, student, answers.path)
         checks.append(check)
     return ExerciseResult(quiz.name, checks=checks)

@@ -18,6 +18,14 @@ the check's ``visibility`` in the course file (visible, hidden, after_due_date,
 after_published). With ``leaderboard: true`` at the top of the course file, the total score
 and the timing checks' speed ratios (learner time / reference time, lower is better) become
 leaderboard columns.
+
+Hidden checks (any visibility but ``visible``): Gradescope hides the total from students
+while some test is hidden, but the top-level ``output`` and the ``leaderboard`` are always
+shown. So then the summary counts only the visible checks (``visible points`` per exercise,
+a status from the visible checks alone) and says the total comes with the hidden checks,
+and the leaderboard's score column is the visible checks' score (``Score (visible
+checks)``) with no speed ratio of a hidden timed run. ``score`` and the tests are whole:
+Gradescope itself keeps them from students until the hidden checks are released.
 """
 from __future__ import annotations
 
@@ -75,13 +83,39 @@ def timing_ratio(check):
     return max(ratios) if ratios else None
 
 
-def summary(report: Report, sandbox: str | None = None) -> str:
+VISIBLE = "visible"
+
+
+def _visible_status(checks) -> str:
+    if not checks:
+        return ""
+    return STATUS_LABELS[PASSED] if all(c.passed for c in checks) else STATUS_LABELS["failed"]
+
+
+def summary(report: Report, sandbox: str | None = None, hidden: set | None = None) -> str:
+    """The always-visible summary table; with ``hidden`` (ids of hidden checks) it names
+    no total and no score of a hidden check: only the visible checks' points."""
+    hidden = hidden or set()
     width = max([len("exercise")] + [len(e.name) for e in report.exercises]) + 2
-    lines = [f"{'exercise':<{width}}{'points':>10}   status"]
+    if hidden:
+        lines = [f"{'exercise':<{width}}{'visible points':>16}   status (visible checks)"]
+    else:
+        lines = [f"{'exercise':<{width}}{'points':>10}   status"]
     for e in report.exercises:
-        lines.append(f"{e.name:<{width}}{f'{_num(e.score)}/{_num(e.max_score)}':>10}   "
-                     f"{STATUS_LABELS[e.status]}")
-    lines.append(f"{'total':<{width}}{f'{_num(report.score)}/{_num(report.max_score)}':>10}")
+        if hidden:
+            shown = [c for c in e.checks if id(c) not in hidden]
+            score = _num(sum(c.score for c in shown))
+            most = _num(sum(c.max_score for c in shown))
+            status = (STATUS_LABELS[e.status] if e.status in (ERROR, NOT_STARTED)
+                      else _visible_status(shown) or "hidden")
+            lines.append(f"{e.name:<{width}}{f'{score}/{most}':>16}   {status}")
+        else:
+            lines.append(f"{e.name:<{width}}{f'{_num(e.score)}/{_num(e.max_score)}':>10}   "
+                         f"{STATUS_LABELS[e.status]}")
+    if hidden:
+        lines += ["", f"Some checks are hidden ({len(hidden)}): the total is shown when they are released."]
+    else:
+        lines.append(f"{'total':<{width}}{f'{_num(report.score)}/{_num(report.max_score)}':>10}")
     for e in report.exercises:
         if e.status == ERROR:
             lines += ["", f"{e.name}: {e.message or e.checks[0].message}"]
@@ -95,10 +129,13 @@ def to_dict(report: Report, **options) -> dict:
     course = _course(options)
     specs = check_specs(course)
     sandbox = report.sandbox
-    tests = []
+    tests, hidden = [], set()
     for i, e in enumerate(report.exercises, 1):
         for j, c in enumerate(e.checks, 1):
             output = c.message or (e.message if not c.passed else "")
+            visibility = visibility_of(c, e.name, specs)
+            if visibility != VISIBLE:
+                hidden.add(id(c))
             tests.append({
                 "name": f"{e.name}: {c.function} — {c.name}",
                 "number": f"{i}.{j}",
@@ -107,26 +144,40 @@ def to_dict(report: Report, **options) -> dict:
                 "status": PASSED if c.passed else "failed",
                 "output": output,
                 "tags": [e.name, c.function, c.kind],
-                "visibility": visibility_of(c, e.name, specs),
+                "visibility": visibility,
             })
     data = {
         "score": _num(report.score),
         "execution_time": round(float(options.get("elapsed") or 0.0), 2),
-        "output": summary(report, sandbox),
+        "output": summary(report, sandbox, hidden),
         "output_format": "text",
         "tests": tests,
         "extra_data": {"sandbox": sandbox, "seed": report.seed},
     }
     if course is not None and getattr(course, "leaderboard", False):
-        board = [{"name": "Score", "value": _num(report.score), "order": "desc"}]
+        if hidden:
+            visible_score = sum(c.score for e in report.exercises for c in e.checks if id(c) not in hidden)
+            board = [{"name": "Score (visible checks)", "value": _num(visible_score), "order": "desc"}]
+        else:
+            board = [{"name": "Score", "value": _num(report.score), "order": "desc"}]
         for e in report.exercises:
             for c in e.checks:
-                ratio = timing_ratio(c) if c.kind == "timing" else None
+                ratio = timing_ratio(c) if c.kind == "timing" and id(c) not in hidden else None
                 if ratio is not None:
                     board.append({"name": f"{e.name}.{c.function} time ratio", "value": round(ratio, 4),
                                   "order": "asc"})
         data["leaderboard"] = board
     return data
+
+
+def fallback(error: str, elapsed: float = 0.0) -> dict:
+    """The results.json for a run that could not grade at all: score 0, the error as output.
+
+    Gradescope shows "autograder failed" when results.json is missing; this one says why.
+    """
+    return {"score": 0, "execution_time": round(float(elapsed), 2),
+            "output": f"The autograder could not grade this submission:\n{error}", "output_format": "text",
+            "tests": [], "extra_data": {"error": True}}
 
 
 def render(report: Report, **options) -> str:

@@ -14,6 +14,7 @@ checks are skipped, worth 0 points, and say why.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from typing import Callable
 
@@ -32,8 +33,25 @@ def solutions_dir() -> str:
     return os.environ.get(SOLUTIONS_ENV) or os.path.join(ROOT, "solutions")
 
 
+def _nvidia_driver() -> bool:
+    import glob
+
+    return os.path.exists("/proc/driver/nvidia") or bool(glob.glob("/dev/nvidia[0-9]*"))
+
+
 def cuda_status() -> tuple[bool, str]:
-    """Whether CUDA can be timed here, and why not."""
+    """Whether CUDA can be timed here, and why not.
+
+    On Linux without NVIDIA's driver (no /proc/driver/nvidia, no /dev/nvidia*), CUDA cannot
+    be there: the grader then answers without importing torch, which would cost its own
+    process a few hundred MiB (benchmarks/memory.py: the difference under Gradescope's 768 MB).
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        return False, "PyTorch is not installed"
+    if sys.platform.startswith("linux") and not _nvidia_driver():
+        return False, "no CUDA device here (torch.cuda.is_available() is False)"
     try:
         import torch
     except ImportError:
@@ -90,8 +108,11 @@ def time_exercise(exercise: Exercise, specs: list[TimingSpec], source_dir: str, 
         return every("raised", f"{shown} was not found")
 
     torch = exercise.framework == "torch"
+    # read_policy=False: a function is timed only once its checks, the autograd policy's
+    # included, have passed; reading the policy again would load torch into the grader.
     make = lambda path: LearnerProcess(exercise.name, path, exercise.limits, torch=torch,  # noqa: E731
-                                       forbid_autograd=exercise.forbid_autograd, seed=seed.public)
+                                       forbid_autograd=exercise.forbid_autograd, seed=seed.public,
+                                       read_policy=False)
     learner, reference = Side("learner", make(learner_path)), Side("reference", make(reference_path))
     try:
         errors = _start_both(learner, reference)
@@ -235,6 +256,20 @@ def correctness_state(result: ExerciseResult, function: str) -> str:
     return "ready"
 
 
+def _unmeasurable(exercise: Exercise, specs: list[TimingSpec], reference_dir: str | None) -> list[TimingSpec]:
+    """The specs that cannot be timed on this machine whatever the learner writes (no
+    reference solution; only CUDA runs and no CUDA here). Their timing check is worth 0
+    points once it runs (:func:`timing_result`), so it is worth 0 while it waits too: the
+    total does not move as a learner progresses."""
+    reference = os.path.join(reference_dir or solutions_dir(), exercise.module_file)
+    if not os.path.isfile(reference):
+        return list(specs)
+    cuda_only = [s for s in specs if s.devices and all(d == "cuda" for d in s.devices)]
+    if cuda_only and not cuda_status()[0]:
+        return cuda_only
+    return []
+
+
 def add_timing(course: Course, report: Report, source_dir: str, seed, *,
                progress: Callable[[str, int, int], None] | None = None,
                reference_dir: str | None = None) -> Report:
@@ -248,11 +283,15 @@ def add_timing(course: Course, report: Report, source_dir: str, seed, *,
         states = {s.function: correctness_state(result, s.function) for s in specs}
         ready = [s for s in specs if states[s.function] == "ready"]
         measured = time_exercise(exercise, ready, source_dir, seed, reference_dir=reference_dir) if ready else {}
+        unmeasurable = _unmeasurable(exercise, specs, reference_dir)
         for spec in specs:
             if spec in ready:
                 result.checks.append(timing_result(spec, measured[(spec.function, spec.id)]))
             else:
-                result.checks.append(waiting_result(spec, states[spec.function]))
+                waiting = waiting_result(spec, states[spec.function])
+                if spec in unmeasurable:  # worth what it will be worth once it runs: nothing here
+                    waiting.max_score = 0.0
+                result.checks.append(waiting)
     if progress and todo:
         progress("", len(todo), len(todo))
     return report
