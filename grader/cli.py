@@ -343,6 +343,16 @@ def _progress_line(name: str, done: int, total: int) -> None:
         click.echo("\r" + " " * 70 + "\r", err=True, nl=False)
 
 
+def _timed_points(exercise) -> float:
+    """What the timed runs of ``exercise`` are worth here: nothing for those this machine
+    cannot time (no reference solutions, CUDA-only without CUDA), as in a graded report."""
+    from .timing.check import unmeasurable_specs
+
+    specs = exercise.timing_specs()
+    unmeasurable = unmeasurable_specs(exercise, specs, None)
+    return sum(t.points for t in specs if t not in unmeasurable)
+
+
 @main.command("list")
 @click.option("--source", "source", metavar="DIR", help="Folder whose last results to show (default: ./exercises).")
 def list_exercises(source):
@@ -359,7 +369,7 @@ def list_exercises(source):
         if status is not None:
             points = f"{_fmt(state.get('score', 0))}/{_fmt(state.get('max_score', e.max_score))}"
         else:  # with the timed runs (grade --no-timing leaves them out)
-            points = f"{_fmt(e.max_score + sum(t.points for t in e.timing_specs()))}"
+            points = f"{_fmt(e.max_score + _timed_points(e))}"
         marker = ""
         if status != "passed" and not next_shown:
             marker, next_shown = "  ← next up", True

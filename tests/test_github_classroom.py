@@ -220,6 +220,14 @@ def test_the_total_does_not_move_when_a_function_passes_without_a_reference(tmp_
     assert [c.kind for c in stubs.exercises[0].checks].count("timing") > 0
     assert _max_scores(stubs) == _max_scores(done)
     assert len(set(_max_scores(done).values())) == 1
+    # grade list shows the same worth as a graded report here.
+    from click.testing import CliRunner
+
+    from grader.cli import main
+
+    listed = CliRunner().invoke(main, ["list", "--source", str(EXERCISES)])
+    row = next(line for line in listed.output.splitlines() if " vectors " in line)
+    assert f" {done.exercises[0].max_score:g} " in f" {row.split()[2]} ", row
 
 
 # ----------------------------------------------------------------------------- what learners see

@@ -256,7 +256,7 @@ def correctness_state(result: ExerciseResult, function: str) -> str:
     return "ready"
 
 
-def _unmeasurable(exercise: Exercise, specs: list[TimingSpec], reference_dir: str | None) -> list[TimingSpec]:
+def unmeasurable_specs(exercise: Exercise, specs: list[TimingSpec], reference_dir: str | None) -> list[TimingSpec]:
     """The specs that cannot be timed on this machine whatever the learner writes (no
     reference solution; only CUDA runs and no CUDA here). Their timing check is worth 0
     points once it runs (:func:`timing_result`), so it is worth 0 while it waits too: the
@@ -283,7 +283,7 @@ def add_timing(course: Course, report: Report, source_dir: str, seed, *,
         states = {s.function: correctness_state(result, s.function) for s in specs}
         ready = [s for s in specs if states[s.function] == "ready"]
         measured = time_exercise(exercise, ready, source_dir, seed, reference_dir=reference_dir) if ready else {}
-        unmeasurable = _unmeasurable(exercise, specs, reference_dir)
+        unmeasurable = unmeasurable_specs(exercise, specs, reference_dir)
         for spec in specs:
             if spec in ready:
                 result.checks.append(timing_result(spec, measured[(spec.function, spec.id)]))
