@@ -3,7 +3,7 @@
 #
 # PyTorch is installed only when it is missing, pinned to 2.13.0: on the course machines
 # that is a local CPU build, and a user who already has torch (say, a CUDA build for their
-# GPU) keeps it. Then the package itself is installed in editable mode with its test extra.
+# GPU) keeps it. Then the package itself is installed in editable mode with its test and cluster extras.
 #
 # Where the interpreter is "externally managed" (PEP 668: Debian, Ubuntu, Homebrew and
 # other system Pythons ship an EXTERNALLY-MANAGED file in their stdlib folder, and pip
@@ -67,7 +67,7 @@ if ! "$PYTHON" -c "import torch" >/dev/null 2>&1; then
     echo "installing PyTorch 2.13.0 (CPU build)..."
     "$PYTHON" -m pip install --quiet "torch==2.13.0"
 fi
-"$PYTHON" -m pip install --quiet -e ".[test]"
+"$PYTHON" -m pip install --quiet -e ".[test,cluster]"
 
 if [ "$MODE" = venv ]; then
     echo "Done. grade is installed in .venv: activate it in every new terminal before running grade" \

@@ -225,6 +225,7 @@ def test_the_total_does_not_move_when_a_function_passes_without_a_reference(tmp_
 
     from grader.cli import main
 
+    monkeypatch.chdir(tmp_path)  # no .grade/ state of an earlier run here: the course's worth is shown
     listed = CliRunner().invoke(main, ["list", "--source", str(EXERCISES)])
     row = next(line for line in listed.output.splitlines() if " vectors " in line)
     assert f" {done.exercises[0].max_score:g} " in f" {row.split()[2]} ", row

@@ -519,25 +519,10 @@ def grade_submission(learner: str, folder: str, names: list[str], *, timeout: fl
     """
     started = time.monotonic()
     record = {"learner": learner, "status": ERROR, "message": "", "report": None}
-    source = os.path.join(os.path.abspath(folder), "exercises")
     exported = None
-    note = ""
     try:
-        linked = _linked_part(folder)
-        if linked is not None:
-            what = f"{learner}/{linked}" if linked else learner
-            record["message"] = (f"{what} is a symbolic link, so nothing in it was graded: a submission must "
-                                 f"hold its own files. Replace the link with a real folder and run the batch "
-                                 f"again.")
-            return record
-        if before is not None:
-            exported, source, note = _at_deadline(learner, folder, before, record)
-            if source is None:
-                return record
-        if not os.path.isdir(source):
-            where = f"commit {record['commit'][:12]} of {learner}" if exported else learner
-            record["message"] = (f"no exercises folder in {where}: a submission is laid out like the class "
-                                 f"repository ({learner}/exercises/<exercise>.py)")
+        exported, source, note = submission_source(learner, folder, before, record)
+        if source is None:
             return record
         run = dict(seed=seed, jobs=jobs, options=options, root=root)
         if secret is not None:  # only then, so that a fake grade_submission in a test needs no new keywords
@@ -553,6 +538,34 @@ def grade_submission(learner: str, folder: str, names: list[str], *, timeout: fl
         if exported is not None:
             _remove(exported)
         record["seconds"] = round(time.monotonic() - started, 3)
+
+
+def submission_source(learner: str, folder: str, before, record: dict) -> tuple[str | None, str | None, str]:
+    """The checks a submission passes before it is graded: no linked folders, the commit at
+    the deadline (``before``), an ``exercises`` folder. Returns ``(exported folder or None,
+    exercises folder to grade or None, note)``; a None source means ``record`` holds the error.
+    (``grade batch --cluster`` runs these in the batch process, then sends the files.)"""
+    linked = _linked_part(folder)
+    if linked is not None:
+        what = f"{learner}/{linked}" if linked else learner
+        record["message"] = (f"{what} is a symbolic link, so nothing in it was graded: a submission must "
+                             f"hold its own files. Replace the link with a real folder and run the batch "
+                             f"again.")
+        return None, None, ""
+    exported, note = None, ""
+    source = os.path.join(os.path.abspath(folder), "exercises")
+    if before is not None:
+        exported, source, note = _at_deadline(learner, folder, before, record)
+        if source is None:
+            return None, None, ""
+    if not os.path.isdir(source):
+        where = f"commit {record['commit'][:12]} of {learner}" if exported else learner
+        record["message"] = (f"no exercises folder in {where}: a submission is laid out like the class "
+                             f"repository ({learner}/exercises/<exercise>.py)")
+        if exported is not None:
+            _remove(exported)
+        return None, None, ""
+    return exported, source, note
 
 
 def _at_deadline(learner: str, folder: str, before, record: dict) -> tuple[str | None, str | None, str]:
@@ -790,8 +803,12 @@ def _refuse_exposed_files(root: str, more: list | tuple = ()) -> None:
 def run_batch(root: str, out: str, names: list[str], course, *, jobs: int = 1, force: bool = False,
               shard: tuple[int, int] | None = None, timeout: float = 600.0, seed: int | None = None,
               options: tuple = (), allow_weak_sandbox: bool = False, on_start=None, on_done=None,
-              secret_seed=None, secret_file: str | None = None, before=None) -> dict:
+              secret_seed=None, secret_file: str | None = None, before=None, cluster=None) -> dict:
     """Grade the (slice of the) class; returns counts and timings for the summary.
+
+    ``cluster`` (a :class:`grader.classroom.cluster.ClusterGrader`, ``grade batch --cluster``):
+    grade each learner on a Dask cluster instead of this machine's pool; the records and
+    the gradebook are still written here, and only here.
 
     ``before`` (an aware datetime, see :func:`parse_deadline`): grade each learner's last
     commit at or before it (:func:`_at_deadline`).
@@ -807,11 +824,14 @@ def run_batch(root: str, out: str, names: list[str], course, *, jobs: int = 1, f
     twin_paths(out)  # validates --out
     everyone = learners(root)
     _unique(everyone)
-    sandbox = batch_sandbox(course, names)
-    if sandbox == "none" and not allow_weak_sandbox:
-        raise BatchError(_weak_sandbox_text())
-    if sandbox == "uid" and not allow_weak_sandbox:
-        _refuse_exposed_files(root, [secret_file] if secret_seed is not None and secret_file else [])
+    if cluster is not None:  # learner code runs on the workers: their sandbox counts (grader/classroom/cluster.py)
+        sandbox = cluster.sandbox(course, names, allow_weak_sandbox)
+    else:
+        sandbox = batch_sandbox(course, names)
+        if sandbox == "none" and not allow_weak_sandbox:
+            raise BatchError(_weak_sandbox_text())
+        if sandbox == "uid" and not allow_weak_sandbox:
+            _refuse_exposed_files(root, [secret_file] if secret_seed is not None and secret_file else [])
     mine = shard_of(everyone, shard)
     maxima = max_scores(course, names, timing="--no-timing" not in options)
     config = {"exercises": names, "seed": seed, "options": list(options), "sandbox": sandbox}
@@ -864,7 +884,8 @@ def run_batch(root: str, out: str, names: list[str], course, *, jobs: int = 1, f
 
     _stopping.clear()
     with _stop_on_signals() as caught:
-        futures = _grade_all(todo, root, names, save, caught, jobs=jobs, timeout=timeout, seed=seed,
+        grade_all = _grade_all if cluster is None else cluster.grade_all
+        futures = grade_all(todo, root, names, save, caught, jobs=jobs, timeout=timeout, seed=seed,
                              inner_jobs=inner_jobs, options=options, rewrite=rewrite, secret=secret,
                              secret_file=secret_file if secret is not None else None, before=before)
     rewrite()

@@ -127,8 +127,11 @@ def _ref_folder(source: str) -> str:
               help="Grade each learner's last commit made at or before DEADLINE (ISO 8601, e.g. "
                    "2026-12-01T23:59:59+01:00; no time zone: UTC), not the folder as it is. A learner folder "
                    "that is not a git repository is graded as it is, with a note.")
+@click.option("--cluster", "cluster", metavar="ADDRESS", default=None,
+              help="Grade on a Dask cluster: its scheduler's address (tcp://HOST:8786), or 'local' for a "
+                   "LocalCluster of --jobs worker processes here. Needs pip install \"dlgrade[cluster]\".")
 def batch_command(directory, exercises, out, jobs, force, shard, timeout, seed, timing, show_progress,
-                  allow_weak_sandbox, secret_seed_file=None, before=None):
+                  allow_weak_sandbox, secret_seed_file=None, before=None, cluster=None):
     """Grade every learner folder in DIR (DIR/<learner>/exercises/) into a gradebook.
 
     \b
@@ -136,6 +139,7 @@ def batch_command(directory, exercises, out, jobs, force, shard, timeout, seed, 
     grade batch submissions vectors losses --out week1.csv
     grade batch submissions --shard 2/4 --out gradebook-2.csv   (then: grade merge)
     grade batch submissions --before 2026-12-01T23:59:59Z --out gradebook.csv
+    grade batch submissions --cluster tcp://scheduler:8786 --out gradebook.csv
 
     Ctrl-C or SIGTERM stops it at once, keeping every finished submission; run the same
     command again to grade the rest.
@@ -163,6 +167,26 @@ def batch_command(directory, exercises, out, jobs, force, shard, timeout, seed, 
     def on_done(record):
         if "bar" in bar:
             bar["bar"].update(1, record["learner"].replace("\n", " "))  # a folder name may hold a newline
+        elif grader is not None:  # a cluster batch runs long: one line per submission
+            bar["done"] = bar.get("done", 0) + 1
+            where = f" on {record['worker']}" if record.get("worker") else ""
+            click.echo(f"[{bar['done']}/{bar.get('todo', '?')}] {record['learner']}: {record['status']} "
+                       f"{record.get('total', 0)}/{record.get('max', 0)}{where}".replace("\n", " "), err=True)
+
+    grader = None
+    if cluster is not None:
+        from .batch import BatchError as _BatchError
+        from .cluster import ClusterGrader
+
+        try:
+            grader = ClusterGrader(cluster, jobs or os.cpu_count() or 1, echo=click.echo)
+        except _BatchError as e:
+            cli.fail_setup(str(e))
+        starting = on_start
+
+        def on_start(n):  # noqa: F811 - the same, and the count for the progress lines
+            bar["todo"] = n
+            starting(n)
 
     try:
         summary = run_batch(directory, out, names, course, jobs=jobs or os.cpu_count() or 1, force=force,
@@ -170,7 +194,7 @@ def batch_command(directory, exercises, out, jobs, force, shard, timeout, seed, 
                             options=() if timing else ("--no-timing",), allow_weak_sandbox=allow_weak_sandbox,
                             on_start=on_start, on_done=on_done,
                             secret_seed=secret if secret.is_secret else None, secret_file=secret_seed_file,
-                            before=deadline)
+                            before=deadline, cluster=grader)
     except BatchError as e:
         cli.fail_setup(str(e))
     except Interrupted as e:
@@ -183,6 +207,8 @@ def batch_command(directory, exercises, out, jobs, force, shard, timeout, seed, 
     finally:
         if "bar" in bar:
             bar["bar"].__exit__(None, None, None)
+        if grader is not None:
+            grader.close()
     counts = summary["counts"]
     rate = summary["graded"] / summary["seconds"] * 60 if summary["graded"] and summary["seconds"] else 0
     slice_text = f" (shard {shard}: {summary['learners']} of {summary['class_size']})" if shard else ""
