@@ -198,6 +198,23 @@ def test_a_record_from_a_worker_without_a_sandbox_is_refused():
             _unpack({bad: b""}, "/nonexistent")
 
 
+def test_a_uid_worker_refuses_while_every_user_can_read_what_learners_must_not(monkeypatch):
+    """As in a local batch, a worker whose learner code would get only a uid of its own
+    refuses while the solutions, the grader or its folder are readable by every user."""
+    pytest.importorskip("distributed")
+    from grader.classroom import cluster
+    from grader.runner import isolation
+
+    monkeypatch.setattr(cluster, "worker_sandbox", lambda torch=False: "uid")
+    monkeypatch.setattr(isolation, "uid_exposed", lambda extra=(): ["/srv/course/solutions"])
+    graded = []
+    monkeypatch.setattr(cluster.batch, "grade_submission", lambda *a, **k: graded.append(a) or {})
+    task = {"learner": "ann", "files": {}, "names": ["vectors"], "timeout": 10, "seed": None, "options": []}
+    record = cluster.grade_packed(task)
+    assert record["status"] == "error" and not graded
+    assert "chmod -R o-rwx" in record["message"] and "/srv/course/solutions" in record["message"]
+
+
 def test_ctrl_c_stops_a_cluster_batch_and_keeps_what_finished(tmp_path):
     pytest.importorskip("distributed")
     root = tmp_path / "class"

@@ -109,8 +109,18 @@ def grade_packed(task: dict) -> dict:
         where = get_worker().address
     except Exception:  # noqa: BLE001 - called outside a worker (tests)
         pass
-    if mode.startswith("error: ") or (mode == "none" and not task.get("allow_weak_sandbox")):
+    exposed = []
+    if mode == "uid" and not task.get("allow_weak_sandbox"):
+        # A uid of its own keeps learner code from files by their permissions alone (as in
+        # a local batch: grader.classroom.batch._refuse_exposed_files).
+        from ..runner.isolation import uid_exposed
+
+        exposed = uid_exposed([_root_on_worker()])
+    if mode.startswith("error: ") or (mode == "none" and not task.get("allow_weak_sandbox")) or exposed:
         why = mode[7:] if mode.startswith("error: ") else "it has no sandbox for learner code (sandbox none)"
+        if exposed:
+            why = (f"learner code would run under a uid of its own, and every user there can read "
+                   f"{' '.join(exposed)} (chmod -R o-rwx them)")
         record["message"] = (f"not graded: the worker {where} refused, as {why}; install bubblewrap there "
                              f"(or pass --allow-weak-sandbox for practice), then run the batch again.")
         record.update(worker=where, worker_sandbox=mode, seconds=0.0)
