@@ -18,6 +18,7 @@ import dataclasses
 import functools
 import shutil
 import textwrap
+import time
 from pathlib import Path
 
 from grader.course import Course, Exercise, load_course
@@ -207,4 +208,26 @@ class SentInputs:
     def take(self) -> list:
         calls, self.calls = self.calls, []
         return calls
+
+
+# ----------------------------------------------------------------------------- processes
+
+
+def gone(pid: int) -> bool:
+    """True once ``pid`` no longer runs (a zombie waiting for its reaper counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+
+
+def wait_until(condition, seconds=5.0) -> bool:
+    """Poll ``condition`` until it holds or ``seconds`` pass; its last value."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
 

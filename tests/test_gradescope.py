@@ -22,7 +22,6 @@ from click.testing import CliRunner
 from grader import cpus
 from grader.cli import main
 from grader.reporters import FORMATS
-from grader.reporters import gradescope
 from grader.results import CheckResult, ExerciseResult, Report
 from helpers import ROOT, course, course_with, submission
 

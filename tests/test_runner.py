@@ -24,6 +24,7 @@ from grader import strategies as S
 from grader.runner import expressions as E
 from grader.runner import wire
 from grader.runner.sandbox import LearnerProcess, Limits, ProcessGone
+from helpers import gone, wait_until
 
 PROPERTY = settings(max_examples=60, derandomize=True, database=None, deadline=None,
                     suppress_health_check=list(HealthCheck))
@@ -501,24 +502,6 @@ def learner(tmp_path):
     assert process.start() is None
     yield process
     process.close()
-
-
-def gone(pid: int) -> bool:
-    """True once ``pid`` no longer runs (a zombie waiting for its reaper counts as gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-    except (FileNotFoundError, ProcessLookupError):
-        return True
-
-
-def wait_until(condition, seconds=5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 def sleepers(marker: str) -> list[int]:

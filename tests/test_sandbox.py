@@ -11,14 +11,13 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 
 from grader.runner import cgroup, isolation, wire
 from grader.runner.sandbox import LearnerProcess, Limits, ProcessGone, sandbox_mode
-from helpers import ROOT
+from helpers import ROOT, gone, wait_until
 
 LOOK_AROUND = '''
 import os
@@ -157,23 +156,6 @@ def _descendants(pid: int) -> set[int]:
     return found
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except OSError:
-        return False
-
-
-def _wait_for(condition, seconds: float = 20.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
-
-
 @pytest.mark.skipif(sandbox_mode() == "none", reason="without a sandbox only the grader's own close ends them")
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
 def test_ending_the_grader_ends_every_learner_process(tmp_path, how):
@@ -193,8 +175,8 @@ def test_ending_the_grader_ends_every_learner_process(tmp_path, how):
         assert learners, "the learner process runs below the grader"
         grader.send_signal(how)
         grader.wait(timeout=30)
-        assert _wait_for(lambda: not any(_alive(p) for p in learners)), \
-            f"left running after the grader ended: {[p for p in learners if _alive(p)]}"
+        assert wait_until(lambda: all(gone(p) for p in learners), 20), \
+            f"left running after the grader ended: {[p for p in learners if not gone(p)]}"
     finally:
         if grader.poll() is None:
             grader.kill()
@@ -216,12 +198,12 @@ def test_sigterm_to_grade_closes_every_learner_process_and_leaves_nothing(tmp_pa
         def learners_running():
             return any("child.py" in _cmdline(p) for p in _descendants(grader.pid))
 
-        assert _wait_for(learners_running, 60), "the learner processes never started"
+        assert wait_until(learners_running, 60), "the learner processes never started"
         family = _descendants(grader.pid) | {grader.pid}
         grader.send_signal(signal.SIGTERM)
         assert grader.wait(timeout=30) == 143
-        assert _wait_for(lambda: not any(_alive(p) for p in family)), \
-            [_cmdline(p) for p in family if _alive(p)]
+        assert wait_until(lambda: all(gone(p) for p in family), 20), \
+            [_cmdline(p) for p in family if not gone(p)]
         assert not list(scratch.iterdir()), f"left in TMPDIR: {list(scratch.iterdir())}"
         for hierarchy in ("/sys/fs/cgroup/pids", "/sys/fs/cgroup/memory"):
             left = [n for n in (os.listdir(hierarchy) if os.path.isdir(hierarchy) else [])

@@ -131,8 +131,10 @@ def real_executable() -> str:
     return os.path.realpath(sys.executable)
 
 
-def runtime_paths() -> list[str]:
-    """Folders of the Python runtime and its installed packages that the child must read."""
+@functools.lru_cache(maxsize=None)
+def runtime_paths() -> tuple[str, ...]:
+    """Folders of the Python runtime and its installed packages that the child must read
+    (found once per grader process: every learner process start asks)."""
     paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
              os.path.dirname(os.path.dirname(real_executable()))}
     paths |= {p for p in (sysconfig.get_path(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")) if p}
@@ -146,7 +148,7 @@ def runtime_paths() -> list[str]:
     real = sorted({os.path.realpath(p) for p in paths if p and os.path.isdir(p)})
     # A folder inside another one is bound with it; "/" or a home folder never is.
     kept = [p for p in real if not any(p != q and p.startswith(q.rstrip("/") + "/") for q in real)]
-    return [p for p in kept if p not in ("/", os.path.realpath(os.path.expanduser("~")))]
+    return tuple(p for p in kept if p not in ("/", os.path.realpath(os.path.expanduser("~"))))
 
 
 def _package_parent(name: str) -> str | None:
@@ -213,7 +215,7 @@ def _gpu_devices() -> list[str]:
 def masks(hidden: list[str]) -> list[str]:
     """Cover each folder of ``hidden`` that lies inside something bound (an installed grader
     package in site-packages, a repository under /usr/src) with an empty read-only tmpfs."""
-    bound = list(_SYSTEM_DIRS) + runtime_paths()
+    bound = [*_SYSTEM_DIRS, *runtime_paths()]
     args = []
     for path in sorted({os.path.realpath(p) for p in hidden if p}):
         inside = any(path == b or path.startswith(b.rstrip("/") + "/") for b in bound)
@@ -254,7 +256,7 @@ def uid_problem(torch: bool = False) -> str | None:
         return "a uid of its own needs Linux"
     if os.geteuid() != 0:
         return "a uid of its own needs the grader to run as root"
-    needed = [real_executable()] + runtime_paths()
+    needed = [real_executable(), *runtime_paths()]
     closed = [p for p in needed if os.path.exists(p) and not others_can_reach(p)]
     if closed:
         return (f"{closed[0]} is not readable by other users, so a learner process with a uid of its "

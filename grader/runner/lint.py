@@ -785,7 +785,7 @@ class _Checker:
         if attr in SAFE_SUPER_METHODS and isinstance(node, ast.Attribute) and _is_super_call(node.value):
             return False
         if attr in AUTOGRAD_ATTRIBUTES:
-            note = f" (if it is a method of your own, give it another name)" if attr == "backward" else ""
+            note = " (if it is a method of your own, give it another name)" if attr == "backward" else ""
             self.note(bucket, node, AUTOGRAD_MARK + note, code=shown)
         elif attr.startswith("_"):
             self.note(bucket, node, rule("dunder_name" if attr in ("__dict__", "__builtins__") else

@@ -678,16 +678,15 @@ def _private_folder(name: str, uid: int | None) -> str:
 
 
 def _copy_regular(source, target) -> None:
-    """Copy one regular file (never a symlink, FIFO or device; at most a bounded size)."""
+    """Copy one regular file (never a symlink, FIFO or device; at most a bounded size):
+    the gate's own rules for a single file (:func:`grader.gate.read_file`); a file they
+    refuse is left out."""
+    from ..gate import GateError, read_file
+
     try:
-        fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
+        data = read_file(source, max_bytes=_STAGED_FILE_LIMIT)
+    except (OSError, GateError):
         return
-    with os.fdopen(fd, "rb") as f:
-        st = os.fstat(f.fileno())
-        if not stat.S_ISREG(st.st_mode) or st.st_size > _STAGED_FILE_LIMIT:
-            return
-        data = f.read(_STAGED_FILE_LIMIT + 1)[:_STAGED_FILE_LIMIT]
     out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
     with os.fdopen(out, "wb") as f:
         f.write(data)
