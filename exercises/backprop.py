@@ -15,7 +15,7 @@ respect to its input (to pass further back) and with respect to its own
 parameters. Every gradient has the shape of the thing it belongs to: dW has
 W's shape, dx has x's shape.
 
-Two rules for this exercise:
+Three rules for this exercise:
 
 - Autograd is off limits: no ``.backward()``, no ``torch.autograd``, no
   ``requires_grad``. The grader calls your functions with plain tensors under
@@ -30,6 +30,9 @@ Two rules for this exercise:
   float64). Build results from the inputs with tensor operations; if you
   ever create a new tensor, pass ``device=...`` and ``dtype=...`` taken from
   an input.
+- Leave the inputs unchanged: they belong to the caller. Build new tensors
+  rather than writing into dy, x or the weights (no ``x[...] = ...``, no
+  ``+=``, no in-place methods such as ``mul_``).
 
 Check your work with::
 

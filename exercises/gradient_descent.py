@@ -103,6 +103,7 @@ def fit_line(
           size would grow with the amount of data.
         - A learning rate too large for the scale of x makes m and b blow up
           to inf or nan; the defaults suit x of size around 1.
+        - Leave x and y unchanged: they belong to the caller.
 
     Your task: return (m, b) after `epochs` full-batch gradient-descent
     updates starting from m = b = 0.

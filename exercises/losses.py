@@ -10,6 +10,8 @@ The running example is five heights in cm, and what a model predicted:
     true:       170, 165, 160, 155, 150
     predicted:  165, 170, 162, 157, 153
 
+Each function leaves its input arrays unchanged: they belong to the caller.
+
 Check your work with::
 
     grade losses

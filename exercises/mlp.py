@@ -13,7 +13,8 @@ optimizer uses them to update the weights.
 
 The grader builds its own data (for example two interleaved half-moons),
 trains your MLP with your train function on the device the data is on, and
-measures the accuracy on held-out points it keeps to itself.
+measures the accuracy on held-out points it keeps to itself. Training runs
+under a time limit (a minute on a CPU), far more than the loop needs.
 
 Check your work with::
 
@@ -142,6 +143,8 @@ def train(
         - Record ``loss.item()``, a float, not the loss tensor itself.
         - y holds class indices (dtype torch.long), not one-hot vectors and
           not floats.
+        - Leave X and y unchanged (no normalising them in place): they
+          belong to the caller.
 
     Your task: run `epochs` epochs of training as above and return the list
     of per-epoch losses.

@@ -1,12 +1,15 @@
-"""The ``grade`` command.
+"""The ``grade`` command: the group that assembles every subcommand.
 
 ``grade [EXERCISE...]`` grades (the default subcommand, ``run``); ``grade list`` shows the
 course. Exit codes: 0 every check passed, 1 some check failed, 2 usage or set-up error.
+
+The other subcommands live in their own modules and share what they need through
+:mod:`grader.context`; nothing imports this module but ``grader.__main__`` (and the tests).
+``grade --course DIR ...`` (or ``$GRADE_COURSE``) grades a course folder instead of the
+packaged course (grader/course.py).
 """
 from __future__ import annotations
 
-import contextlib
-import difflib
 import os
 import sys
 
@@ -14,21 +17,33 @@ import click
 
 from . import gate
 from . import progress as progress_state
-from .course import Course, load_course
+# Also grader.cli's names for what moved to grader.context (tests and scripts reach them here).
+from .context import (DEFAULT_SOURCE, all_names, default_source, explain_refusals, fail_setup,  # noqa: F401
+                      get_course, off_limits, open_submission, resolve_names, resolve_seed, resolve_source,
+                      secret_file_off_limits, secret_seed_option, use_course, warn)
 from .results import STATUS_LABELS
-from .yamlfile import YamlError
-
-DEFAULT_SOURCE = "exercises"
 
 
 class DefaultGroup(click.Group):
     """A group whose default subcommand is ``run``: ``grade vectors`` means ``grade run vectors``."""
 
     default_command = "run"
+    group_options = ("--course",)  # options of the group itself, each with one value
 
     def parse_args(self, ctx, args):
-        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")):
-            args = [self.default_command, *args]
+        first = 0  # the first argument after the group's own options (grade --course DIR vectors)
+        while first < len(args):
+            if args[first] in self.group_options:
+                first += 2
+            elif args[first].startswith(tuple(f"{o}=" for o in self.group_options)):
+                first += 1
+            else:
+                break
+        if first > len(args):  # grade --course (no DIR): click says the option needs a value
+            return super().parse_args(ctx, args)
+        rest = args[first:]
+        if not rest or (rest[0] not in self.commands and rest[0] not in ("--help", "-h", "--version")):
+            args = [*args[:first], self.default_command, *rest]
         return super().parse_args(ctx, args)
 
     def format_usage(self, ctx, formatter):
@@ -77,149 +92,18 @@ def end_on_sigterm() -> None:
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
 
-def fail_setup(message: str) -> None:
-    """A set-up error: one paragraph on stderr, exit code 2."""
-    click.echo(click.style("error: ", fg="red", bold=True) + message, err=True)
-    sys.exit(2)
-
-
-def get_course() -> Course:
-    try:
-        return load_course()
-    except YamlError as e:
-        fail_setup(f"the course file is broken: {e}")
-
-
-def all_names(course: Course) -> list[str]:
-    """Code exercises, then quizzes: the order of every report."""
-    from .quiz import quiz_names
-
-    return course.names() + [q for q in quiz_names() if q not in course.names()]
-
-
-def resolve_names(course: Course, names: tuple[str, ...]) -> list[str]:
-    """Check exercise names; unknown ones are a usage error with a 'did you mean'."""
-    valid = all_names(course)
-    for name in names:
-        if name not in valid:
-            close = difflib.get_close_matches(name, valid, n=1)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
-            raise click.UsageError(f"unknown exercise '{name}'.{hint} Valid names: {', '.join(valid)}.")
-    return [n for n in valid if n in names] if names else valid
-
-
-def resolve_source(source: str | None) -> str:
-    path = source or DEFAULT_SOURCE
-    if not os.path.isdir(path):
-        if source is None:
-            fail_setup(f"there is no '{DEFAULT_SOURCE}' folder in {os.getcwd()}. Run grade from the "
-                       f"course folder, or point it at your modules with --source DIR.")
-        fail_setup(f"--source {source}: no such folder.")
-    return path
-
-
-def warn(lines) -> None:
-    """Warnings on stderr, one line each (stdout may be a JSON report)."""
-    for line in lines:
-        click.echo(click.style("warning: ", fg="yellow", bold=True) + line, err=True)
-
-
-def secret_seed_option(command):
-    """``--secret-seed-file FILE`` of ``grade run`` (grader/seeds.py; bench and batch declare
-    the same option, with :func:`resolve_seed` behind all three)."""
-    return click.option(
-        "--secret-seed-file", "secret_seed_file", metavar="FILE", default=None,
-        help="Official grades: derive every generated input from the secret in FILE, so no one can "
-             "precompute them (default: $GRADE_SECRET_SEED if set, else the course's public seed). "
-             "See the README's section on secret seeds.")(command)
-
-
-def resolve_seed(course: Course, seed: int | None, secret_seed_file: str | None):
-    """The run's :class:`~grader.seeds.Seed`; a secret that cannot be used is a set-up error."""
-    from .seeds import SecretSeedError, resolve
-
-    try:
-        return resolve(course.seed if seed is None else seed, secret_seed_file, warn=warn)
-    except SecretSeedError as e:
-        fail_setup(str(e))
-
-
-def secret_file_off_limits(secret_seed_file: str | None):
-    """While grading, learner code may not read the secret seed file (the runner's tripwire
-    flags a read as it flags reading the solutions; see grader/runner/guard.py)."""
-    return off_limits(os.path.realpath(secret_seed_file) if secret_seed_file else None)
-
-
-@contextlib.contextmanager
-def off_limits(path: str | None):
-    """Add ``path`` to the runner's forbidden folders (inherited by worker processes) meanwhile."""
-    name = "GRADE_FORBIDDEN_DIRS"  # grader.runner.sandbox.FORBIDDEN_ENV
-    before = os.environ.get(name)
-    if path:
-        os.environ[name] = os.pathsep.join(p for p in (before, path) if p)
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = before
-
-
-@contextlib.contextmanager
-def open_submission(source_dir: str, *, warnings=warn):
-    """The grader's private snapshot of ``source_dir`` (grader/gate.py), for one command.
-
-    Every command that reads a submission grades, lints, times and reads quiz answers from
-    ``snapshot.root`` only, and names ``source_dir`` in what it prints. Refused files go to
-    ``warnings`` (stderr by default); a folder that cannot be read at all raises GateError,
-    which the ``grade`` group turns into a one-paragraph error with exit code 2.
-    """
-    snap = gate.snapshot(source_dir)
-    try:
-        warnings(snap.warnings())
-        with _solutions_beside(source_dir):
-            yield snap
-    finally:
-        snap.close()
-
-
-def _solutions_beside(source_dir: str):
-    """Keep ``solutions/`` beside the learner's folder off limits to learner code.
-
-    The runner forbids the solutions beside the *graded* folder; graded from a snapshot in
-    a temporary folder, that would be a different place, so the learner's is added to the
-    runner's list of forbidden folders meanwhile.
-    """
-    return off_limits(os.path.join(os.path.dirname(os.path.realpath(source_dir)), "solutions"))
-
-
-def explain_refusals(report, snap: gate.Snapshot, course: Course) -> None:
-    """Say in the report itself why an exercise whose module (or quiz answers) the gate
-    refused scored nothing, instead of "was not found" (a JSON report has no stderr)."""
-    for result in report.exercises:
-        if result.name in course.names():
-            refusal = snap.refusal_of(course.get(result.name).module_file)
-            consequence = "nothing in this exercise could be graded"
-        else:
-            refusal = snap.refusal_of("quizzes") or snap.refusal_of(f"quizzes/{result.name}.yaml")
-            consequence = "no answer of this quiz was read"
-        if refusal is None:
-            continue
-        message = snap.sentence(refusal).rstrip(".") + f"; {consequence}."
-        result.message = message
-        for check in result.checks:
-            if not check.passed:
-                check.message = message
-
-
 @click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="dlgrade", prog_name="grade")
-def main():
+@click.option("--course", "course_dir", metavar="DIR", default=None,
+              help="Grade the course folder DIR (its course.yaml, checks/, solutions/, exercises/ and "
+                   "quizzes/) instead of the course that comes with the grader (default: $GRADE_COURSE).")
+@click.pass_context
+def main(ctx, course_dir):
     """Grade the deep-learning exercises and quizzes.
 
     \b
     grade                      grade everything in ./exercises
+    grade run --help           every option of grading (grade NAME is grade run NAME)
     grade vectors losses       grade only these exercises
     grade --source solutions   grade the modules in another folder
     grade --format json        one JSON document on stdout (for CI)
@@ -231,16 +115,20 @@ def main():
     grade vectors --replay     rerun the last failing example, with your prints
     grade plot mlp --out m.png a picture of your code beside the reference
     grade init DIR             write the exercise stubs to DIR/exercises
+    grade --course DIR         grade a course folder (course.yaml, checks/, ...)
+    grade new EXERCISE         start a new exercise: solution, stub, checks, course entry
+    grade author build         write the stubs in exercises/ from solutions/
     """
+    ctx.with_resource(use_course(course_dir))
 
 
-@main.command("run", hidden=True)
+@main.command("run")
 @click.argument("exercises", nargs=-1)
 @click.option("--source", "source", metavar="DIR", help="Folder with the modules to grade (default: ./exercises).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "junit", "gradescope", "github"]),
               default="table", show_default=True,
               help="Output format; json prints exactly one JSON document on stdout. junit, gradescope "
-                   "and github are for CI (see the README's Classrooms section).")
+                   "and github are for CI (see docs/teachers.md).")
 @click.option("--output", "-o", "output", metavar="FILE", default=None,
               help="Write the report to FILE (all at once: an interrupted run leaves no half report).")
 @click.option("--ref", "ref", metavar="REF", default=None,
@@ -258,14 +146,18 @@ def main():
               help="Whose quiz numbers to use (default: git config user.email).")
 @click.option("--timing/--no-timing", "timing", default=True,
               help="Time correct functions against the reference solution (default: on; "
-                   "--no-timing skips the timed runs for fast iteration; see the README's Timed runs section).")
+                   "--no-timing skips the timed runs for fast iteration; see docs/timing.md).")
 @click.option("--examples", type=click.IntRange(1, 100000), default=None, metavar="N",
               help="Try N generated examples in every check instead of the course's numbers "
                    "(fewer: faster but less thorough; used by benchmarks/run.py).")
 @secret_seed_option
 def run(exercises, source, fmt, output, ref, seed, jobs, verbose, show_progress, student, replay=False,
         timing=True, examples=None, secret_seed_file=None):
-    """Grade exercises (all of them by default)."""
+    """Grade exercises and quizzes (the default command).
+
+    grade vectors means grade run vectors. Without EXERCISES: every exercise and quiz, in
+    course order.
+    """
     from time import monotonic
 
     from .grading import grade
@@ -276,11 +168,11 @@ def run(exercises, source, fmt, output, ref, seed, jobs, verbose, show_progress,
     course = get_course()
     if examples is not None:
         course = course.with_examples(examples)
-    names = resolve_names(course, exercises)
+    names = resolve_names(course, exercises, commands=True)
     if ref is not None:
         from .classroom.gitref import source_at_ref_or_fail
 
-        source_dir = source_at_ref_or_fail(ref, source or DEFAULT_SOURCE)
+        source_dir = source_at_ref_or_fail(ref, source or default_source())
     else:
         source_dir = resolve_source(source)
     if replay:  # grade EXERCISE --replay: grader/replay.py
@@ -307,10 +199,10 @@ def run(exercises, source, fmt, output, ref, seed, jobs, verbose, show_progress,
             report.exercises.extend(_grade_quizzes(quizzes, snap.root, student, source_dir, fmt))
         explain_refusals(report, snap, course)
         if ref is None:
-            progress_state.save(source_dir, report, files_dir=snap.root)
+            progress_state.save(source_dir, report, files_dir=snap.root, course=course)
     from .atomic import emit
 
-    emit(FORMATS[fmt](report, source=source or DEFAULT_SOURCE, verbose=verbose, course=course,
+    emit(FORMATS[fmt](report, source=source or default_source(), verbose=verbose, course=course,
                       elapsed=monotonic() - started), output, fmt)
     sys.exit(0 if report.all_passed else 1)
 
@@ -343,55 +235,62 @@ def _progress_line(name: str, done: int, total: int) -> None:
         click.echo("\r" + " " * 70 + "\r", err=True, nl=False)
 
 
-def _timed_points(exercise) -> float:
-    """What the timed runs of ``exercise`` are worth here: nothing for those this machine
-    cannot time (no reference solutions, CUDA-only without CUDA), as in a graded report."""
-    from .timing.check import unmeasurable_specs
-
-    specs = exercise.timing_specs()
-    unmeasurable = unmeasurable_specs(exercise, specs, None)
-    return sum(t.points for t in specs if t not in unmeasurable)
-
-
 @main.command("list")
 @click.option("--source", "source", metavar="DIR", help="Folder whose last results to show (default: ./exercises).")
 def list_exercises(source):
     """List the exercises in order, with points and the status of the last run."""
-    course = get_course()
-    saved = progress_state.load(source or DEFAULT_SOURCE)
-    width = max(len(n) for n in all_names(course)) + 2
-    click.echo(click.style(f"{'#':>2}  {'exercise':<{width}}{'points':>8}   {'status':<14} title", bold=True))
-    next_shown = False
-    for i, e in enumerate(course.exercises, 1):
-        state = saved.get(e.name, {})
-        status = state.get("status")
-        label = STATUS_LABELS.get(status, "not graded yet")
-        if status is not None:
-            points = f"{_fmt(state.get('score', 0))}/{_fmt(state.get('max_score', e.max_score))}"
-        else:  # with the timed runs (grade --no-timing leaves them out)
-            points = f"{_fmt(e.max_score + _timed_points(e))}"
-        marker = ""
-        if status != "passed" and not next_shown:
-            marker, next_shown = "  ← next up", True
-        click.echo(f"{i:>2}  {e.name:<{width}}{points:>8}   {label:<14} {e.title}{marker}")
+    from .format import columns, points, wrap
     from .quiz import get_quiz, quiz_names
+    from .reporters.table import status_text
 
-    for i, name in enumerate(quiz_names(), len(course.exercises) + 1):
-        quiz = get_quiz(name)
-        state = saved.get(name, {})
-        status = state.get("status")
-        label = STATUS_LABELS.get(status, "not graded yet")
-        points = (f"{_fmt(state.get('score', 0))}/{_fmt(quiz.max_score)}" if status is not None
-                  else _fmt(quiz.max_score))
+    course = get_course()
+    saved = progress_state.load(source or default_source())
+    quizzes = [(name, get_quiz(name)) for name in quiz_names()]
+    width = max(len(n) for n in all_names(course)) + 2
+    shown = {progress_state.shown_state(saved.get(n, {})) for n in all_names(course)}
+    status_width = max(len(f"· {STATUS_LABELS.get(s, 'not graded yet')}") for s in shown) + 2
+    title_at = 2 + 2 + width + 10 + 3 + status_width
+    next_shown, untimed, scored, top = False, False, 0.0, 0.0
+
+    def row(number, name, state, shown_points, title):
+        nonlocal next_shown
         marker = ""
-        if status != "passed" and not next_shown:
+        if not progress_state.is_correct(state) and not next_shown:
             marker, next_shown = "  ← next up", True
-        click.echo(f"{i:>2}  {name:<{width}}{points:>8}   {label:<14} quiz: {quiz.title}{marker}")
+        room = columns() - title_at - len(marker)  # a title too long for the terminal is cut, not wrapped
+        if len(title) > room >= 12:
+            title = title[: room - 1].rstrip(" ,:;") + "…"
+        shown = progress_state.shown_state(state)
+        label = status_text(shown, width=status_width) if shown in STATUS_LABELS else \
+            f"{'not graded yet':<{status_width}}"
+        click.echo(f"{number:>2}  {name:<{width}}{shown_points:>10}   {label}{title}{marker}")
 
-
-def _fmt(x) -> str:
-    x = float(x)
-    return str(int(x)) if x == int(x) else f"{x:g}"
+    for heading, items in (("exercise", list(enumerate(course.exercises, 1))),
+                           ("quiz", list(enumerate(quizzes, len(course.exercises) + 1)))):
+        if heading == "quiz":
+            click.echo("")
+        click.echo(click.style(f"{'#':>2}  {heading:<{width}}{'points':>10}   {'status':<{status_width}}title",
+                               bold=True))
+        for i, item in items:
+            if heading == "exercise":
+                name, title, full = item.name, item.title, progress_state.full_max_score(item)
+            else:
+                name, title, full = item[0], item[1].title, item[1].max_score
+            state = saved.get(name, {})
+            score = state.get("score", 0) if isinstance(state.get("score", 0), (int, float)) else 0
+            top += full
+            if progress_state.shown_state(state) is None:  # with the timed runs (the one scale)
+                shown_points = points(full)
+            else:
+                scored += min(float(score), full)
+                star = "*" if state.get("untimed") else ""
+                untimed = untimed or bool(star)
+                shown_points = f"{points(min(float(score), full))}/{points(full)}{star}"
+            row(i, name, state, shown_points, title)
+    click.echo(click.style(f"{'':>2}  {'total':<{width}}{f'{points(scored)}/{points(top)}':>10}", bold=True))
+    if untimed:
+        click.echo(wrap("* graded without the timed runs (grade --no-timing, grade watch --no-timing or a "
+                        "hint): their points are not earned yet. grade NAME times them.", 0, hanging=2))
 
 
 from .timing.bench import bench as bench_command  # noqa: E402  (grade bench: grader/timing/bench.py)
@@ -420,6 +319,11 @@ main.add_command(verify_command)
 from .stubs import init_command  # noqa: E402  (grade init: grader/stubs.py)
 
 main.add_command(init_command)
+
+from .author.commands import author_command, new_command  # noqa: E402  (grade author, grade new: grader/author/)
+
+main.add_command(author_command)
+main.add_command(new_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,15 +1,26 @@
-"""The course definition: ``grader/course.yaml`` read into plain dataclasses.
+"""The course definition: ``grader/course.yaml`` (or a course folder's) read into plain dataclasses.
 
 The course file is the single place that says what is graded: the exercises in order,
 each exercise's module and functions (with their parameter names), and for each function
 the checks that count, with points, tolerances, example counts, time limits and hints.
-The check *code* lives in ``grader/checks/<exercise>.py``; the course file refers to
-each check by its id.
+The check *code* lives in ``checks/<exercise>.py`` beside the course file (for the packaged
+course, ``grader/checks/``); the course file refers to each check by its id.
+
+A **course folder** (``grade --course DIR``, or ``$GRADE_COURSE``) is a course outside the
+package: ``DIR/course.yaml``, ``DIR/checks/*.py`` (trusted teacher code, imported in the
+grader's process only, never in a learner's), ``DIR/solutions/`` (the reference answers,
+with the solution markers of :mod:`grader.author.markers`), ``DIR/exercises/`` (the stubs
+built from them) and ``DIR/quizzes/`` (optional). An exercise of a course folder without a
+checks module of its own uses the packaged one of the same name, so a course can reuse
+``vectors`` and add ``cross_entropy``. :func:`course_folder` says where each part is.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib
 import os
+import sys
+import types
 from dataclasses import dataclass, field, replace
 
 from .checks.base import Registry, Tolerance
@@ -17,6 +28,11 @@ from .runner.sandbox import Limits
 from .yamlfile import Node, Seq, YamlError, load
 
 COURSE_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "course.yaml")
+PACKAGE_CHECKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "checks")
+# The checkout the packaged course lives in: solutions/ and exercises/ beside grader/.
+PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+COURSE_ENV = "GRADE_COURSE"  # a course folder to grade instead of the packaged course
+COURSE_FILE_NAME = "course.yaml"
 KINDS = ("correctness", "timing", "quiz")
 FRAMEWORKS = ("numpy", "torch")
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
@@ -53,6 +69,9 @@ class Exercise:
     functions: list[FunctionSpec]
     limits: Limits
     forbid_autograd: bool = False
+    # The folder of this exercise's checks module; None: the packaged grader/checks/. A
+    # plain string, so an Exercise sent to a worker process still finds its checks there.
+    checks_dir: str | None = None
 
     @property
     def module_file(self) -> str:
@@ -70,7 +89,7 @@ class Exercise:
             yield from f.checks
 
     def registry(self) -> Registry:
-        return importlib.import_module(f"grader.checks.{self.name}").checks
+        return load_registry(self.name, self.checks_dir)
 
     def timing_specs(self) -> list:
         """The timed runs of this exercise's functions (checks of kind ``timing``), in order."""
@@ -97,8 +116,86 @@ class Course:
             for e in self.exercises])
 
 
-def load_course(path: str = COURSE_FILE) -> Course:
-    """Read and validate the course file; raise YamlError naming file, line and field."""
+@dataclass(frozen=True)
+class CourseFolder:
+    """Where the parts of one course are.
+
+    ``root`` is None for the packaged course (``grader/course.yaml``, ``grader/checks/``,
+    ``grader/quizzes/``, and ``solutions/`` and ``exercises/`` beside ``grader/``); for a
+    course folder every part is inside ``root``.
+    """
+
+    root: str | None
+    course_file: str
+    checks: str
+    solutions: str
+    exercises: str
+    quizzes: str
+
+    @property
+    def packaged(self) -> bool:
+        return self.root is None
+
+
+def course_folder(path: str | None = None) -> CourseFolder:
+    """The course folder ``path``; without one, ``$GRADE_COURSE``; without that, the packaged course.
+
+    Raise YamlError (naming the folder) when the folder has no ``course.yaml``.
+    """
+    path = path or os.environ.get(COURSE_ENV) or None
+    if path is None:
+        from .quiz.model import PACKAGE_QUIZ_DIR
+
+        return CourseFolder(None, COURSE_FILE, PACKAGE_CHECKS, os.path.join(PACKAGE_ROOT, "solutions"),
+                            os.path.join(PACKAGE_ROOT, "exercises"), PACKAGE_QUIZ_DIR)
+    root = os.path.abspath(path)
+    course_file = os.path.join(root, COURSE_FILE_NAME)
+    if not os.path.isfile(course_file):
+        problem = ("is not a folder" if not os.path.isdir(root) else
+                   f"has no {COURSE_FILE_NAME}: a course folder holds course.yaml, checks/, solutions/, "
+                   f"exercises/ and, if it has quizzes, quizzes/ (grade new EXERCISE --course DIR starts one)")
+        raise YamlError(root, None, None, problem)
+    return CourseFolder(root, course_file, os.path.join(root, "checks"), os.path.join(root, "solutions"),
+                        os.path.join(root, "exercises"), os.path.join(root, "quizzes"))
+
+
+def load_registry(name: str, checks_dir: str | None = None) -> Registry:
+    """The ``checks`` Registry of the checks module ``name``: ``grader.checks.<name>``, or
+    ``<checks_dir>/<name>.py`` of a course folder.
+
+    A course folder's checks are imported as the modules of a package of their own (so one
+    may import another with ``from . import helpers``), named after the folder, in this
+    process only: the learner's process never imports a check.
+    """
+    if checks_dir is None or os.path.realpath(checks_dir) == os.path.realpath(PACKAGE_CHECKS):
+        return importlib.import_module(f"grader.checks.{name}").checks
+    folder = os.path.realpath(checks_dir)
+    package = "_dlgrade_course_checks_" + hashlib.sha256(folder.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    if package not in sys.modules:
+        module = types.ModuleType(package, f"the checks of the course folder {os.path.dirname(folder)}")
+        module.__path__ = [folder]
+        module.__package__ = package
+        sys.modules[package] = module
+    return importlib.import_module(f"{package}.{name}").checks
+
+
+def _checks_dir_of(course_file: str, name: str) -> str | None:
+    """Where exercise ``name`` of ``course_file`` finds its checks: ``checks/<name>.py`` beside
+    the course file when there is one, else the packaged ``grader/checks/`` (None)."""
+    here = os.path.join(os.path.dirname(os.path.abspath(course_file)), "checks")
+    if os.path.realpath(here) != os.path.realpath(PACKAGE_CHECKS) and os.path.isfile(os.path.join(here, f"{name}.py")):
+        return here
+    return None
+
+
+def load_course(path: str | None = None) -> Course:
+    """Read and validate the course file; raise YamlError naming file, line and field.
+
+    ``path``: a course file; by default the active course's (:func:`course_folder`: the
+    course folder of ``$GRADE_COURSE``, else ``grader/course.yaml``).
+    """
+    if path is None:
+        path = course_folder().course_file
     root = load(path)
     if not isinstance(root, Node):
         raise YamlError(path, None, None, "must be a mapping with 'defaults' and 'exercises'")
@@ -117,7 +214,7 @@ def load_course(path: str = COURSE_FILE) -> Course:
         if not isinstance(node, Node):
             raise exercise_nodes.error(index, "exercises", "each exercise must be a mapping with a name, "
                                                            "functions and checks")
-        ex = _exercise(node, default_examples, default_tol, default_limits, timing_defaults)
+        ex = _exercise(node, default_examples, default_tol, default_limits, timing_defaults, course_file=path)
         if ex.name in seen:
             raise node.error("name", f"exercise {ex.name!r} is defined twice")
         seen.add(ex.name)
@@ -143,7 +240,7 @@ def _timing_setting_names() -> list[str]:
     return [f.name for f in fields(TimingSettings)]
 
 
-def _exercise(node, examples, tol, limits, timing_defaults=None) -> Exercise:
+def _exercise(node, examples, tol, limits, timing_defaults=None, course_file: str = COURSE_FILE) -> Exercise:
     if not isinstance(node, Node):
         raise YamlError(getattr(node, "path", "course"), getattr(node, "line", None), "exercises",
                         "each exercise must be a mapping")
@@ -156,10 +253,16 @@ def _exercise(node, examples, tol, limits, timing_defaults=None) -> Exercise:
     examples = _int(node, "examples", examples)
     tol = _tolerance(node, tol)
     ex_limits = _limits(_get(node, "limits", Node, Node()), limits)
+    checks_dir = _checks_dir_of(course_file, name)
+    checks_file = f"{os.path.join(checks_dir, name)}.py" if checks_dir else f"grader/checks/{name}.py"
     try:
-        registry = importlib.import_module(f"grader.checks.{name}").checks
-    except ModuleNotFoundError:
-        raise node.error("name", f"there is no check module grader/checks/{name}.py") from None
+        registry = load_registry(name, checks_dir)
+    except ModuleNotFoundError as missing:
+        if missing.name not in (f"grader.checks.{name}", None) and not missing.name.endswith(f".{name}"):
+            raise  # the checks module exists but imports something missing: say that, not this
+        beside = (f" (nor checks/{name}.py beside {os.path.basename(course_file)})" if
+                  os.path.realpath(course_file) != os.path.realpath(COURSE_FILE) else "")
+        raise node.error("name", f"there is no check module grader/checks/{name}.py{beside}") from None
     functions = []
     function_nodes = _get(node, "functions", Seq)
     for findex, fnode in enumerate(function_nodes):
@@ -182,7 +285,7 @@ def _exercise(node, examples, tol, limits, timing_defaults=None) -> Exercise:
                 raise cnode.error("kind", f"timed runs of {fname} go in its 'timing:' list, not among its "
                                           f"checks (see grader/timing/spec.py)")
             if spec.kind == "correctness" and registry.get(fname, spec.id) is None:
-                raise cnode.error("id", f"grader/checks/{name}.py has no check {spec.id!r} for {fname}")
+                raise cnode.error("id", f"{checks_file} has no check {spec.id!r} for {fname}")
             checks.append(spec)
         from .timing.spec import TimingSettings, parse_function_timing
 
@@ -190,7 +293,7 @@ def _exercise(node, examples, tol, limits, timing_defaults=None) -> Exercise:
         functions.append(FunctionSpec(fname, params, hints, checks, timing))
     return Exercise(name=name, title=_get(node, "title", str, name), framework=framework,
                     functions=functions, limits=ex_limits,
-                    forbid_autograd=bool(_get(node, "forbid_autograd", bool, False)))
+                    forbid_autograd=bool(_get(node, "forbid_autograd", bool, False)), checks_dir=checks_dir)
 
 
 def _check(node, function, examples, tol) -> CheckSpec:

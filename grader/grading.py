@@ -19,9 +19,11 @@ from hypothesis.errors import Flaky, HypothesisException
 
 from .checks.base import Abort, CheckImpl, Learner, LearnerRaised, Mismatch, location_text
 from .course import CheckSpec, Course, Exercise
+from .examples import ExampleRun, key_for
+from .examples import enabled as examples_enabled
 from .format import show
 from .results import CheckResult, ExerciseResult, Report
-from .runner.sandbox import LearnerProcess
+from .runner.sandbox import Diverged, LearnerProcess, held_signals, release_signals
 from .seeds import Seed, independent_examples
 
 Progress = Callable[[str, int, int], None]  # (exercise name, done, total)
@@ -37,18 +39,28 @@ def check_seed(base_seed: Seed | int, exercise: str, spec: CheckSpec) -> int:
     return Seed.of(base_seed).derive(f"{exercise}/{spec.function}/{spec.id}")
 
 
-def run_check(impl: CheckImpl, spec: CheckSpec, learner: Learner, seed: int) -> CheckResult:
-    """Run one check; turn whatever happens into a verdict with a teaching message."""
+def run_check(impl: CheckImpl, spec: CheckSpec, learner: Learner, seed: int, *, ahead: bool = False) -> CheckResult:
+    """Run one check; turn whatever happens into a verdict with a teaching message.
+
+    ``ahead``: replay kept examples with their calls sent ahead (grader/examples.py); this
+    raises :class:`~grader.runner.sandbox.Diverged` when the learner's code ran calls a
+    plain run would not have, and the caller grades the task again without
+    (see :func:`grade_exercise`).
+    """
     from time import perf_counter
 
     started = perf_counter()  # extra["seconds"]: the check's wall time, for CI reports
 
-    def verdict(passed: bool, message: str = "", **flags) -> CheckResult:
-        if message and not passed and spec.hint and not flags.get("not_started"):
-            message = f"{message}\nHint: {spec.hint}"
+    def verdict(passed: bool, message: str = "", *, failure=None, **flags) -> CheckResult:
+        # A recognised mistake brings its own hint (checks/base.py Slip); "" means none.
+        hint = spec.hint if getattr(failure, "hint", None) is None else failure.hint
+        if message and not passed and hint and not flags.get("not_started"):
+            message = f"{message}\nHint: {hint}"
         result = CheckResult(name=spec.title, function=spec.function, kind=spec.kind, passed=passed,
                              max_score=spec.points, message=message,
                              extra={"seconds": round(perf_counter() - started, 6)}, **flags)
+        if getattr(failure, "diagnosis", ""):  # e.g. "not_judged", "divides_by_h"
+            result.extra["diagnosis"] = failure.diagnosis
         if not passed and not result.not_started:  # the smallest failing example, for grade --replay
             result.extra["replay"] = {"check": spec.id, "example": example_seen[0]}
         return result
@@ -70,11 +82,30 @@ def run_check(impl: CheckImpl, spec: CheckSpec, learner: Learner, seed: int) -> 
         @given(impl.strategy)
         def test(example):
             example_seen[0] = example
+            if kept.intercept(example):  # already run (grader/examples.py)
+                return
             impl.body(learner, spec.tolerance, *example)
+
+        def replayed(example):
+            example_seen[0] = example
+            impl.body(learner, spec.tolerance, *example)
+
+        # The examples of this seed, drawn once and replayed (hypothesis runs when one fails).
+        secret = getattr(getattr(learner, "grading_seed", None), "is_secret", True)
+        kept = ExampleRun(key_for(impl, spec, seed), secret=secret, process=getattr(learner, "_process", None),
+                          ahead=ahead)
 
     try:
         with contextlib.redirect_stdout(sys.stderr), independent_examples():
-            test()
+            if impl.strategy is None:
+                test()
+            else:
+                kept.run(test, replayed)
+                # A docstring's worked example (checks/base.py Registry.add examples=), tried once the
+                # generated examples pass: a failure is still shown on the smallest one when there is one.
+                for known in getattr(impl, "examples", ()):
+                    example_seen[0] = known
+                    impl.body(learner, spec.tolerance, *known)
     except Abort as stop:
         if stop.timed_out:
             result = CheckResult(name=spec.title, function=spec.function, kind=spec.kind, passed=False,
@@ -84,7 +115,7 @@ def run_check(impl: CheckImpl, spec: CheckSpec, learner: Learner, seed: int) -> 
             return result
         return verdict(False, stop.message, not_started=stop.not_started)
     except (Mismatch, LearnerRaised) as failure:
-        return verdict(False, str(failure))
+        return verdict(False, str(failure), failure=failure)
     except Flaky as flaky:
         inner = _first_learner_failure(flaky)
         return verdict(False, "gave different answers when called twice with the same input"
@@ -135,6 +166,29 @@ def grade_exercise(exercise: Exercise, source_dir: str, seed: Seed | int,
         return all_checks(f"{os.path.join(shown, exercise.module_file)} was not found: grade looks for a "
                           f"file named {exercise.module_file} in {shown}", error=True)
     registry = exercise.registry()
+    # First with the kept calls sent ahead (grader/examples.py); if that made the learner's
+    # code run a call a plain run would not have, again in a fresh process without.
+    for ahead in (True, False) if examples_enabled() else (False,):
+        try:
+            return _grade_task(exercise, path, specs, registry, seed, all_checks, ran_under, ahead=ahead)
+        except Diverged:
+            continue
+    raise AssertionError("unreachable: a plain run never diverges")
+
+
+def _grade_task(exercise: Exercise, path: str, specs: list[CheckSpec], registry, seed: Seed, all_checks,
+                ran_under: list, *, ahead: bool) -> ExerciseResult:
+    """One learner process for these checks (see :func:`grade_exercise`)."""
+    importing = _import_meanwhile("torch") if exercise.framework == "torch" else None
+    try:
+        return _run_checks(exercise, path, specs, registry, seed, all_checks, ran_under, ahead=ahead)
+    finally:
+        if importing is not None:  # done before anything else forks this process
+            importing.join()
+
+
+def _run_checks(exercise: Exercise, path: str, specs: list[CheckSpec], registry, seed: Seed, all_checks,
+                ran_under: list, *, ahead: bool) -> ExerciseResult:
     with LearnerProcess(exercise.name, path, exercise.limits, torch=exercise.framework == "torch",
                         forbid_autograd=exercise.forbid_autograd, seed=seed.public) as process:
         try:
@@ -160,7 +214,7 @@ def grade_exercise(exercise: Exercise, source_dir: str, seed: Seed | int,
                                            f"{hung[spec.function]}"))
                 continue
             result = run_check(registry.get(spec.function, spec.id), spec, learner,
-                               check_seed(seed, exercise.name, spec))
+                               check_seed(seed, exercise.name, spec), ahead=ahead)
             if result.not_started:
                 not_started.add(spec.function)
             if result.extra.get("timed_out"):
@@ -171,11 +225,47 @@ def grade_exercise(exercise: Exercise, source_dir: str, seed: Seed | int,
     return ExerciseResult(exercise.name, checks=results, sandbox=process.sandbox)
 
 
+def _import_meanwhile(name: str):
+    """Import ``name`` in a thread, returned (None if there is nothing to import): the checks
+    of a torch exercise need torch in this process too, and while it waits for its learner
+    process (a zygote importing torch) the import runs on the other core, not after. The
+    caller joins it before this process could fork again."""
+    import importlib
+    import threading
+
+    if name in sys.modules:
+        return None
+
+    def load():
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - not installed: the checks say so, in their own words
+            pass
+
+    thread = threading.Thread(target=load, name=f"import-{name}", daemon=True)
+    thread.start()
+    return thread
+
+
+def warm_up(tasks, source_dir: str) -> None:
+    """Start the warm grader's zygotes now, one per framework (grader/runner/warm.py): they
+    import NumPy or PyTorch while the grader gets going, and every worker process forked
+    after this shares them, so torch's import is paid once per run. Where there can be
+    none (another sandbox mode), learner processes start cold, as before."""
+    first: dict[str, Exercise] = {}
+    for exercise, _ in tasks:
+        first.setdefault(exercise.framework, exercise)
+    for framework, exercise in sorted(first.items()):
+        LearnerProcess(exercise.name, os.path.join(source_dir, exercise.module_file), exercise.limits,
+                       torch=framework == "torch").warm_up()
+
+
 def _end_on_sigterm() -> None:
     """In a worker: SIGTERM unwinds, so the learner process it runs is closed on the way out."""
     import signal
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    release_signals()  # forked while the grader held them (runner/sandbox.py held_signals)
 
 
 def _stop_workers(pool: ProcessPoolExecutor) -> None:
@@ -280,6 +370,7 @@ def grade(course: Course, names: list[str], source_dir: str, seed: Seed | int, *
 
     if progress:
         progress("", 0, len(exercises))
+    warm_up(tasks, source_dir)
     if jobs > 1 and len(tasks) > 1:
         # Memory: a torch task's learner process and the worker checking it each hold torch
         # (a few hundred MiB); two at once took the whole course past Gradescope's 768 MB
@@ -294,8 +385,9 @@ def grade(course: Course, names: list[str], source_dir: str, seed: Seed | int, *
             pools = [(stack.enter_context(ProcessPoolExecutor(max_workers=n, initializer=_end_on_sigterm)), group)
                      for n, group in groups]
             try:
-                futures = {pool.submit(grade_exercise, t[0], source_dir, seed, list(t[1]),
-                                       display_source=display_source): t for pool, group in pools for t in group}
+                with held_signals():  # the workers are forked here: a SIGTERM meanwhile must not be lost
+                    futures = {pool.submit(grade_exercise, t[0], source_dir, seed, list(t[1]),
+                                           display_source=display_source): t for pool, group in pools for t in group}
                 for future in as_completed(futures):
                     record(futures[future], future.result())
             except BaseException:  # SIGTERM or Ctrl-C: each worker closes its learner processes now

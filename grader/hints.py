@@ -13,14 +13,13 @@ since; otherwise the exercise is graded first (its correctness checks only).
 from __future__ import annotations
 
 import os
-import textwrap
 from dataclasses import dataclass
 
 import click
 
 from . import progress
 from .course import Course, Exercise
-from .results import ERROR, NOT_STARTED, PASSED
+from .results import ERROR, NOT_STARTED, PASSED, TOO_SLOW
 
 
 @dataclass
@@ -45,7 +44,7 @@ def current_states(course: Course, name: str, source_dir: str, *, regrade: bool 
     stale = (not entry.get("functions") and entry.get("status") != ERROR) \
         or entry.get("source") != progress.source_hash(source_dir, name)
     if regrade or (regrade is None and stale):
-        from .cli import explain_refusals, open_submission
+        from .context import explain_refusals, open_submission
         from .grading import grade
 
         if announce:
@@ -54,7 +53,7 @@ def current_states(course: Course, name: str, source_dir: str, *, regrade: bool 
             report = grade(course, [name], snap.root, course.seed, jobs=jobs or os.cpu_count() or 1,
                            display_source=source_dir)
             explain_refusals(report, snap, course)
-            progress.save(source_dir, report, files_dir=snap.root)
+            progress.save(source_dir, report, files_dir=snap.root, course=course)
         entry = progress.load_exercise(source_dir, name)
         if not entry:  # the state file could not be written: use the run itself
             result = report.exercises[0]
@@ -107,7 +106,16 @@ def render(step: HintStep, course: Course, source_dir: str, *, again: str = "") 
                 + " gives hints for the first function that does not pass.")
     if step.function is None:
         following = _next_exercise(course, name, source_dir)
-        text = click.style(f"Everything in {name} passes", fg="green", bold=True) + " — no hints needed."
+        saved = progress.load_exercise(source_dir, name)
+        slow = [f for f, s in (saved.get("functions") or {}).items()
+                if isinstance(s, dict) and s.get("state") == TOO_SLOW]
+        if slow:  # correct: the hints are about correctness; speed is the timed runs' business
+            lead = f"Everything in {name} is correct"
+            text = _wrap(f"{lead} — no hints needed. Still too slow: {', '.join(slow)} (grade bench {name} "
+                         f"shows the timings, and grade {name} the timed runs' advice).", 0)
+            text = click.style(lead, fg="green", bold=True) + text[len(lead):]
+        else:
+            text = click.style(f"Everything in {name} passes", fg="green", bold=True) + " — no hints needed."
         if following:
             text += f"\nNext up: {following} (grade hint {following} when you want a nudge)."
         return text
@@ -144,23 +152,24 @@ def _next_exercise(course: Course, name: str, source_dir: str) -> str | None:
     saved = progress.load(source_dir)
     names = course.names()
     after = names[names.index(name) + 1:] + names[: names.index(name)]
-    return next((n for n in after if saved.get(n, {}).get("status") != PASSED), None)
+    return next((n for n in after if not progress.is_correct(saved.get(n, {}))), None)
 
 
 def _wrap(text: str, indent: int) -> str:
-    pad = " " * indent
-    return "\n".join(textwrap.fill(p, width=100, initial_indent=pad, subsequent_indent=pad,
-                                   break_long_words=False, break_on_hyphens=False) or pad
-                     for p in text.splitlines() or [""])
+    """``text`` wrapped to the terminal at word boundaries, every line indented by ``indent``."""
+    from .format import wrap
+
+    return wrap(text, indent, hanging=0)
 
 
 # ----------------------------------------------------------------------------- the command
 
 
 def current_exercise(course: Course, source_dir: str) -> str:
-    """The first exercise, in course order, not passed in the saved runs."""
+    """The first exercise, in course order, not right in the saved runs (one that is correct
+    but too slow is right: its hints are about correctness)."""
     saved = progress.load(source_dir)
-    return next((n for n in course.names() if saved.get(n, {}).get("status") != PASSED), course.names()[-1])
+    return next((n for n in course.names() if not progress.is_correct(saved.get(n, {}))), course.names()[-1])
 
 
 def check_exercise_name(course: Course, name: str) -> str:
@@ -184,7 +193,7 @@ def hint_command(exercise, source, reset):
     Each call reveals one more hint, up to the last, which points at the idea. Without
     EXERCISE: the first exercise not passed yet.
     """
-    from .cli import get_course, resolve_source
+    from .context import get_course, resolve_source
 
     course = get_course()
     source_dir = resolve_source(source)

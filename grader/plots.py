@@ -460,7 +460,7 @@ def plot_command(exercise, source, out):
     """
     import difflib
 
-    from .cli import fail_setup, get_course, open_submission, resolve_source
+    from .context import fail_setup, get_course, open_submission, resolve_source
 
     if exercise not in PLOTS:
         close = difflib.get_close_matches(exercise, PLOTS, n=1)

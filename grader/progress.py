@@ -5,16 +5,27 @@ Kept at ``.grade/progress.json`` in the current directory, keyed by the graded f
 
     {"/home/me/course/exercises": {
         "vectors": {
-            "status": "failed", "score": 12, "max_score": 23,
+            "status": "failed", "state": "failed", "score": 12, "max_score": 25,
+            "untimed": true,                     # graded without the timed runs (grade --no-timing)
             "source": "<sha1 of vectors.py when it was graded>",
             "message": "",                       # the import error, for status "error"
-            "functions": {"dot": {"status": "passed", "check": "", "message": ""},
-                          "cross": {"status": "failed", "check": "agrees with NumPy",
+            "functions": {"dot": {"status": "passed", "state": "too_slow", "check": "", "message": ""},
+                          "cross": {"status": "failed", "state": "failed", "check": "agrees with NumPy",
                                     "message": "cross(a=[...], b=[...]) returned ..."}},
             "hints": {"cross": 2},               # hints shown so far, per function
             "replay": {"function": "cross", "check": "agrees_with_numpy",
                        "title": "agrees with NumPy", "message": "...",
-                       "example": {"value": <wire tree>, "buffers": [<base64>, ...]}}}}}
+                       "example": {"value": <wire tree>, "buffers": [<base64>, ...]}}},
+        "linear_algebra": {                      # a quiz
+            "status": "failed", "state": "failed", "score": 3, "max_score": 15,
+            "tries": {"dot_product": 3},         # wrong answers given in grade quiz, per question
+            "revealed": ["dot_product"]}}}       # questions whose answer grade quiz --reveal showed
+
+``status`` is the JSON report's; ``state`` is what the screens show (``too_slow``: correct
+but too slow, see grader/results.py). ``score`` and ``max_score`` are on one scale, the
+scale of a graded report: the timed runs' points are in ``max_score`` even after a run
+without them (``untimed``), so ``grade list``, ``grade watch`` and ``grade`` agree on every
+total.
 
 It only feeds displays and ``grade EXERCISE --replay``: verdicts are always computed
 afresh. The saved example is encoded with the runner's wire format (JSON plus raw
@@ -34,7 +45,7 @@ import click
 
 from . import gate
 from .atomic import write_atomic
-from .results import ERROR, FAILED, NOT_STARTED, PASSED, Report
+from .results import ERROR, FAILED, NOT_STARTED, PASSED, TOO_SLOW, Report
 
 STATE_DIR = ".grade"
 STATE_FILE = os.path.join(STATE_DIR, "progress.json")
@@ -106,16 +117,20 @@ def source_hash(source_dir: str, exercise: str) -> str:
 
 
 def function_states(result) -> dict:
-    """``{function: {"status", "check", "message"}}`` from an exercise's correctness checks.
+    """``{function: {"status", "state", "check", "message"}}`` from an exercise's checks.
 
-    A function passes when every one of its correctness checks passes; ``check`` and
-    ``message`` describe its first failing check.
+    ``status``: passed when every one of the function's correctness checks passes (what
+    hints go by); ``state``: what the screens show, ``too_slow`` when it is correct but a
+    timed run is too slow. ``check`` and ``message`` describe its first failing
+    correctness check.
     """
+    shown = result.function_states()
     states: dict[str, dict] = {}
     for c in result.checks:
         if c.kind != "correctness":
             continue
-        state = states.setdefault(c.function, {"status": PASSED, "check": "", "message": ""})
+        state = states.setdefault(c.function, {"status": PASSED, "state": shown.get(c.function, PASSED),
+                                               "check": "", "message": ""})
         if c.passed:
             continue
         status = ERROR if c.error else NOT_STARTED if c.not_started else FAILED
@@ -124,13 +139,61 @@ def function_states(result) -> dict:
     return states
 
 
-def save(source_dir: str, report: Report, *, files_dir: str | None = None) -> None:
+def timed_points(exercise) -> float:
+    """What the timed runs of ``exercise`` are worth here: nothing for those this machine
+    cannot time (no reference solutions, CUDA-only without CUDA), as in a graded report."""
+    specs = exercise.timing_specs()
+    if not specs:
+        return 0.0
+    from .timing.check import unmeasurable_specs
+
+    unmeasurable = unmeasurable_specs(exercise, specs, None)
+    return sum(t.points for t in specs if t not in unmeasurable)
+
+
+def full_max_score(exercise) -> float:
+    """An exercise's points on the one scale every screen uses: its checks' and its timed runs'."""
+    return round(exercise.max_score + timed_points(exercise), 6)
+
+
+def shown_state(entry: dict) -> str | None:
+    """The state a saved entry shows (``too_slow`` included); None when never graded."""
+    state = entry.get("state", entry.get("status"))
+    return state if isinstance(state, str) else None
+
+
+def is_correct(entry: dict) -> bool:
+    """Whether a saved exercise is right: passed, or correct but too slow."""
+    return shown_state(entry) in (PASSED, TOO_SLOW)
+
+
+def course_points(course, saved: dict) -> tuple[float, float]:
+    """``(points, max points)`` of the code exercises, on the one scale (see :func:`save`)."""
+    total = earned = 0.0
+    for e in course.exercises:
+        top = full_max_score(e)
+        total += top
+        score = saved.get(e.name, {}).get("score", 0)
+        earned += min(float(score), top) if isinstance(score, (int, float)) else 0.0
+    return round(earned, 6), round(total, 6)
+
+
+# What a run does not decide, kept from the entry before it: a quiz's wrong tries and
+# revealed questions (grade quiz --reveal).
+_KEPT = ("tries", "revealed")
+
+
+def save(source_dir: str, report: Report, *, files_dir: str | None = None, course=None) -> None:
     """Merge this run's results in; a failure to write never affects grading.
 
     Hint counters are kept, except for functions that now pass (their hints start over
     if they ever fail again). The first failing check's smallest example is kept for
     ``grade EXERCISE --replay``. The state is kept under the learner's ``source_dir``;
     ``files_dir`` (the snapshot that was graded) is where the modules' hashes come from.
+
+    With ``course``, an exercise graded without its timed runs (``--no-timing``, a hint's
+    regrade) is saved on the scale of a graded report all the same: its ``max_score``
+    includes the timed runs' points, which it has not earned yet (``untimed``).
     """
     try:
         data = _read_all()
@@ -139,7 +202,14 @@ def save(source_dir: str, report: Report, *, files_dir: str | None = None) -> No
             folder = data[os.path.abspath(source_dir)] = {}
         for e in report.exercises:
             old = folder.get(e.name) if isinstance(folder.get(e.name), dict) else {}
-            entry = {"status": e.status, "score": e.score, "max_score": e.max_score}
+            entry = {"status": e.status, "state": e.state, "score": e.score, "max_score": e.max_score}
+            if course is not None and e.name in course.names() and not any(c.kind == "timing" for c in e.checks):
+                missing = timed_points(course.get(e.name))
+                if missing:  # not timed: worth nothing yet; "untimed" when timing could have earned them
+                    entry.update(max_score=round(e.max_score + missing, 6))
+                    if e.state == PASSED:
+                        entry["untimed"] = True
+            entry.update({k: old[k] for k in _KEPT if k in old})
             functions = function_states(e)
             if functions:
                 entry["functions"] = functions

@@ -135,7 +135,7 @@ def replay(course: Course, name: str, source_dir: str, *, echo=click.echo) -> in
         else:  # nothing to replay yet: a set-up problem, on stderr
             click.echo(click.style("error: ", fg="red", bold=True) + nothing.message, err=True)
         return nothing.exit_code
-    from .cli import open_submission
+    from .context import open_submission
 
     path = os.path.join(source_dir, exercise.module_file)
     echo(click.style(f"Replaying {name} › {spec.function}: {spec.title}", bold=True))

@@ -11,10 +11,18 @@ Schema (all keys always present)::
      "seed": "public" | "secret",
      "exercises": [{"name": str, "score": float, "max_score": float,
                     "status": "passed" | "failed" | "not_started" | "error",
+                    "state": "passed" | "too_slow" | "failed" | "not_started" | "error",
+                    "functions": {function: state, ...},
                     "checks": [{"name": str, "function": str,
                                 "kind": "correctness" | "timing" | "quiz",
                                 "passed": bool, "score": float, "max_score": float,
                                 "message": str}]}]}
+
+``state`` is what a learner sees: ``status``, except that an exercise whose correctness
+checks all pass and whose only failures are timed runs that were too slow is
+``too_slow`` ("correct but too slow"), where ``status`` says ``failed``. ``functions``
+gives the same state for each function in course order (for a quiz: each question),
+so a report says which function is right, which is right but too slow, which fails.
 
 ``sandbox`` is the isolation the learner's code ran under (see SECURITY.md): ``namespaces``
 (bubblewrap: its own mount, PID, IPC and network namespaces), ``uid`` (a fresh user per
@@ -35,6 +43,7 @@ never holds a lone surrogate, a control character (but newline and tab) or more 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 from .text import DEFAULT_LIMIT, clean
@@ -44,7 +53,16 @@ FAILED = "failed"
 NOT_STARTED = "not_started"
 ERROR = "error"
 
-STATUS_LABELS = {PASSED: "passed", FAILED: "failing", NOT_STARTED: "not started", ERROR: "error"}
+# The state a learner sees, per function and per exercise: ``status`` (the JSON schema's,
+# unchanged) with one more value. A function whose correctness checks all pass but whose
+# timed run is too slow is *correct* (the docstrings say a plain loop is a right answer)
+# and shows as "correct but too slow", not as failing. An exercise is too slow when all
+# its correctness checks pass and only timed runs fail that way.
+TOO_SLOW = "too_slow"
+STATES = (PASSED, TOO_SLOW, FAILED, NOT_STARTED, ERROR)
+
+STATUS_LABELS = {PASSED: "passed", TOO_SLOW: "correct but too slow", FAILED: "failing",
+                 NOT_STARTED: "not started", ERROR: "error"}
 
 # Isolation modes, weakest first (see SECURITY.md).
 SANDBOX_MODES = ("none", "uid", "namespaces")
@@ -101,6 +119,38 @@ def _clean_text(value, limit: int = DEFAULT_LIMIT) -> str:
     return head[: limit - len(end) - 1] + "…" + end
 
 
+_NUMBER = r"[-+]?(?:\d+\.?\d*(?:e[-+]?\d+)?|\.\d+(?:e[-+]?\d+)?|nan|inf)"
+# NumPy 2's scalar reprs (np.float64(0.5), np.True_) and array reprs of plain numbers
+# (array([1., 2.]), array(3.)); not when preceded by a name or a dot (np.array(...) in code).
+_SCALAR_REPR = re.compile(rf"(?<![\w.])np\.(?:float|int|uint|complex)\d*\(({_NUMBER}(?:[-+]{_NUMBER}j)?)\)",
+                          re.IGNORECASE)
+_BOOL_REPR = re.compile(r"(?<![\w.])np\.(True|False)_(?!\w)")
+_ARRAY_REPR = re.compile(r"(?<![\w.])array\((\[[-+\d.einfa,\s\[\]]*\]|" + _NUMBER + r")(?:,\s*dtype=[\w.]+)?\)")
+
+
+def plain_numbers(text: str) -> str:
+    """``text`` with NumPy reprs of numbers written as plain numbers and lists, as a learner
+    writes them: ``np.float64(0.0)`` → ``0.0``, ``array([1., 2.])`` → ``[1.0, 2.0]``.
+
+    Messages are built from values with :func:`grader.format.show`; this is the safety net
+    for a value that reached a message through an f-string's repr."""
+    if "np." not in text and "array(" not in text:
+        return text
+    text = _SCALAR_REPR.sub(lambda m: m.group(1), text)
+    text = _BOOL_REPR.sub(lambda m: m.group(1), text)
+
+    def listed(m: re.Match) -> str:
+        inner = re.sub(r"\s+", " ", m.group(1))
+        inner = re.sub(r"(\d)\.(?![\d])", r"\1.0", inner)  # 1. → 1.0
+        return re.sub(r"\s*\]", "]", re.sub(r"\[\s*", "[", inner))
+
+    return _ARRAY_REPR.sub(listed, text)
+
+
+def _clean_message(value) -> str:
+    return plain_numbers(_clean_text(value))
+
+
 def _clean_extra(extra) -> dict:
     """``extra`` with its string values cleaned (nested data, e.g. a replay example, is kept)."""
     if not isinstance(extra, dict):
@@ -133,7 +183,9 @@ class CheckResult:
     awarded: float | None = None
 
     def __setattr__(self, key, value):
-        if key in _TEXT_FIELDS:
+        if key == "message":
+            value = _clean_message(value)
+        elif key in _TEXT_FIELDS:
             value = _clean_text(value)
         object.__setattr__(self, key, value)
 
@@ -171,7 +223,9 @@ class ExerciseResult:
     sandbox: str = ""
 
     def __setattr__(self, key, value):
-        if key in _TEXT_FIELDS:
+        if key == "message":
+            value = _clean_message(value)
+        elif key in _TEXT_FIELDS:
             value = _clean_text(value)
         elif key == "sandbox":
             value = sandbox_name(value) if value else ""
@@ -201,14 +255,66 @@ class ExerciseResult:
             return NOT_STARTED
         return FAILED
 
+    @property
+    def state(self) -> str:
+        """What a learner sees: :attr:`status`, or ``too_slow`` for a correct exercise whose
+        only failures are timed runs that were too slow (see :func:`checks_state`)."""
+        if self.message and not self.checks:
+            return ERROR
+        return checks_state(self.checks)
+
+    def function_states(self) -> dict[str, str]:
+        """``{function: state}`` in the order of the checks (for a quiz: each question)."""
+        by_function: dict[str, list] = {}
+        for c in self.checks:
+            by_function.setdefault(c.function, []).append(c)
+        return {name: checks_state(checks) for name, checks in by_function.items()}
+
     def to_dict(self) -> dict:
         return {
             "name": self.name,
             "score": _num(self.score),
             "max_score": _num(self.max_score),
             "status": self.status,
+            "state": self.state,
+            "functions": self.function_states(),
             "checks": [c.to_dict() for c in self.checks],
         }
+
+
+# Timed-run outcomes (grader/timing/measure.py) that say nothing against the answer itself;
+# "wrong" (a wrong answer on the large input) and "raised" do.
+_SPEED_OUTCOMES = frozenset({"pass", "fail", "undecided", "skipped", "error"})
+
+
+def too_slow(check: CheckResult) -> bool:
+    """Whether ``check`` is a timed run that failed on speed alone: it ran, every answer it
+    saw was right, and the learner's function took too long."""
+    if check.kind != "timing" or check.passed or check.not_started or check.error:
+        return False
+    rows = check.extra.get("timing") if isinstance(check.extra, dict) else None
+    return all(isinstance(r, dict) and r.get("outcome") in _SPEED_OUTCOMES for r in rows or [])
+
+
+def checks_state(checks) -> str:
+    """The state of one function, or of a whole exercise, from its checks.
+
+    ``error`` (the module cannot be graded), ``passed`` (every check), ``not_started``
+    (nothing passes and every failure is a stub), ``too_slow`` (every correctness check
+    passes and every failure is a timed run that was too slow: correct, but not fast
+    enough yet) or ``failed``.
+    """
+    checks = list(checks)
+    if any(c.error for c in checks):
+        return ERROR
+    if checks and all(c.passed for c in checks):
+        return PASSED
+    failing = [c for c in checks if not c.passed]
+    if all(c.not_started for c in failing) and not any(c.passed for c in checks):
+        return NOT_STARTED
+    if all(too_slow(c) for c in failing) and any(c.kind != "timing" for c in checks):
+        return TOO_SLOW
+    return FAILED
 
 
 SEED_KINDS = ("public", "secret")
@@ -246,8 +352,10 @@ class Report:
         return min(modes, key=SANDBOX_MODES.index)
 
     def next_up(self) -> ExerciseResult | None:
-        """The first exercise, in course order, that has not passed yet."""
-        return next((e for e in self.exercises if e.status != PASSED), None)
+        """The first exercise, in course order, that is not right yet; when every one is
+        right, the first that is still too slow (correctness comes before speed)."""
+        return (next((e for e in self.exercises if e.state not in (PASSED, TOO_SLOW)), None)
+                or next((e for e in self.exercises if e.state == TOO_SLOW), None))
 
     def to_dict(self) -> dict:
         return {

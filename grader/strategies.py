@@ -239,6 +239,18 @@ def halving_problems():
     return sizes(1, 3).flatmap(build)
 
 
+def tiny_halving_problems():
+    """(grad_fn, x0, lr, steps) near the minimum: grad_fn(x) = x, lr = 0.5, x0 of size 1e-9 or less.
+
+    Every step still halves x exactly, but the gradient is tiny from the start, so a loop
+    that stops early once the gradient (or the step) looks small returns a different point.
+    """
+    offsets = st.lists(st.sampled_from((1.0, -1.0, 3.0, -5.0)), min_size=1, max_size=3)
+    return st.tuples(offsets, st.sampled_from((1e-9, 1e-12, 2.0 ** -40)), st.sampled_from((3, 5, 10))).map(
+        lambda t: (Function.vector([["var", i] for i in range(len(t[0]))]),
+                   np.array(t[0], dtype=float) * t[1], 0.5, t[2]))
+
+
 def noisy_lines(sizes_: tuple = (6, 8, 20, 50)):
     """Seeded noisy data (x, y) near a line y = m·x + b, with x spread over a width of 4.
 
@@ -288,23 +300,18 @@ def huge_arrays():
 
 
 def huge_logits():
-    """Softmax inputs whose exponentials overflow, as a 1-tuple.
+    """Softmax inputs whose exponentials overflow or underflow, as a 1-tuple.
 
-    Either rows of nearby scores around a huge level (1000 + [1, 0, −2]: the scores of a
-    confident network), or rows of independent huge entries of either sign.
+    Rows of nearby scores around a huge level (1000 + [1, 0, −2]: the scores of a confident
+    network; −1000 + ...: every e^x underflows to 0), or rows of independent huge entries of
+    either sign. The rows are a list, so a failure shrinks to as few rows as show it, and to
+    one 1-D row where one row is enough.
     """
-    def near_level(shape):
-        rows, cols = shape
-        levels = st.lists(huge_reals(), min_size=rows, max_size=rows)
-        offsets = st.lists(st.integers(-5, 5).map(float) | reals(5.0), min_size=rows * cols, max_size=rows * cols)
-        return st.tuples(levels, offsets).map(
-            lambda t: np.array(t[0], dtype=float)[:, None] + np.array(t[1], dtype=float).reshape(rows, cols))
-
-    def spread(shape):
-        rows, cols = shape
-        return st.lists(huge_reals(), min_size=rows * cols, max_size=rows * cols).map(
-            lambda v: np.array(v, dtype=float).reshape(rows, cols))
-
-    shape = st.tuples(sizes(1, 4), sizes(1, 5))
-    two_d = shape.flatmap(lambda s: st.one_of(near_level(s), spread(s)))
-    return st.tuples(two_d, st.booleans()).map(lambda t: (t[0][0] if t[1] else t[0],))
+    offsets = st.lists(st.integers(-5, 5).map(float) | reals(5.0), min_size=1, max_size=5)
+    near_level = st.tuples(huge_reals(), offsets).map(lambda t: t[0] + np.array(t[1], dtype=float))
+    spread = st.lists(huge_reals(), min_size=1, max_size=5).map(lambda v: np.array(v, dtype=float))
+    # Every row is cut to the shortest one: deleting one entry anywhere narrows the whole
+    # array, so hypothesis shrinks columns as easily as rows.
+    two_d = st.lists(st.one_of(near_level, spread), min_size=1, max_size=4).map(
+        lambda rows: np.stack([r[:min(len(r) for r in rows)] for r in rows]))
+    return st.tuples(two_d, st.booleans()).map(lambda t: (t[0] if t[1] else t[0][0],))

@@ -3,7 +3,8 @@
 #
 # PyTorch is installed only when it is missing, pinned to 2.13.0: on the course machines
 # that is a local CPU build, and a user who already has torch (say, a CUDA build for their
-# GPU) keeps it. Then the package itself is installed in editable mode with its test and cluster extras.
+# GPU) keeps it. Then the package itself is installed in editable mode with its test, cluster
+# and docs extras (docs: mkdocs and its Material theme, which build docs/).
 #
 # Where the interpreter is "externally managed" (PEP 668: Debian, Ubuntu, Homebrew and
 # other system Pythons ship an EXTERNALLY-MANAGED file in their stdlib folder, and pip
@@ -13,7 +14,7 @@
 # into, is used as before.
 #
 # bubblewrap (bwrap, the sandbox Flatpak uses) runs every learner process in namespaces of
-# its own (see SECURITY.md). It is installed when it is missing, on Linux, as root, where
+# its own (see docs/security.md). It is installed when it is missing, on Linux, as root, where
 # apt-get is available; otherwise this script says so in one line and goes on: grading
 # then uses a weaker sandbox (a fresh uid per learner process as root, else none).
 #
@@ -47,7 +48,7 @@ if ! command -v bwrap >/dev/null 2>&1; then
     fi
     if ! command -v bwrap >/dev/null 2>&1; then
         echo "bubblewrap (bwrap) is not installed and could not be installed here:" \
-             "grading will use a weaker sandbox (see SECURITY.md)."
+             "grading will use a weaker sandbox (see docs/security.md)."
     fi
 fi
 
@@ -67,7 +68,7 @@ if ! "$PYTHON" -c "import torch" >/dev/null 2>&1; then
     echo "installing PyTorch 2.13.0 (CPU build)..."
     "$PYTHON" -m pip install --quiet "torch==2.13.0"
 fi
-"$PYTHON" -m pip install --quiet -e ".[test,cluster]"
+"$PYTHON" -m pip install --quiet -e ".[test,cluster,docs]"
 
 if [ "$MODE" = venv ]; then
     echo "Done. grade is installed in .venv: activate it in every new terminal before running grade" \

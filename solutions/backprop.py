@@ -15,7 +15,7 @@ respect to its input (to pass further back) and with respect to its own
 parameters. Every gradient has the shape of the thing it belongs to: dW has
 W's shape, dx has x's shape.
 
-Two rules for this exercise:
+Three rules for this exercise:
 
 - Autograd is off limits: no ``.backward()``, no ``torch.autograd``, no
   ``requires_grad``. The grader calls your functions with plain tensors under
@@ -30,6 +30,9 @@ Two rules for this exercise:
   float64). Build results from the inputs with tensor operations; if you
   ever create a new tensor, pass ``device=...`` and ``dtype=...`` taken from
   an input.
+- Leave the inputs unchanged: they belong to the caller. Build new tensors
+  rather than writing into dy, x or the weights (no ``x[...] = ...``, no
+  ``+=``, no in-place methods such as ``mul_``).
 
 Check your work with::
 
@@ -78,7 +81,9 @@ def linear_backward(
 
     Your task: return the tuple (dx, dW, db).
     """
+    ### BEGIN SOLUTION: linear_backward is not written yet: return (dx, dW, db)
     return dy @ W, dy.T @ x, dy.sum(dim=0)
+    ### END SOLUTION
 
 
 def relu_backward(dy: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -114,7 +119,9 @@ def relu_backward(dy: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
     Your task: return a copy of dy in which the entries where x <= 0 are 0.
     """
+    ### BEGIN SOLUTION: relu_backward is not written yet: pass dy where x > 0
     return dy * (x > 0)
+    ### END SOLUTION
 
 
 def mse_backward(y_pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -146,7 +153,9 @@ def mse_backward(y_pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
     Your task: return 2 * (y_pred - y) / y_pred.numel().
     """
+    ### BEGIN SOLUTION: mse_backward is not written yet: see the formula above
     return 2 * (y_pred - y) / y_pred.numel()
+    ### END SOLUTION
 
 
 def two_layer_backward(
@@ -198,6 +207,7 @@ def two_layer_backward(
 
     Your task: return {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}.
     """
+    ### BEGIN SOLUTION: two_layer_backward is not written yet: forward, then back
     h = x @ W1.T + b1
     a = torch.relu(h)
     y_pred = a @ W2.T + b2
@@ -206,3 +216,4 @@ def two_layer_backward(
     dh = relu_backward(da, h)
     _, dW1, db1 = linear_backward(dh, x, W1)
     return {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
+    ### END SOLUTION

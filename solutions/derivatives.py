@@ -52,7 +52,9 @@ def derivative(f: Callable[[float], float], x: float, h: float = 1e-5) -> float:
 
     Your task: return (f(x + h) - f(x - h)) / (2 * h) as a float.
     """
+    ### BEGIN SOLUTION: derivative is not written yet: use the central difference
     return float((f(x + h) - f(x - h)) / (2 * h))
+    ### END SOLUTION
 
 
 def gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float = 1e-5) -> np.ndarray:
@@ -96,6 +98,7 @@ def gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float = 1e-5) -
     Your task: return an array, shaped like x, of the central-difference
     estimates of every partial derivative of f at x.
     """
+    ### BEGIN SOLUTION: gradient is not written yet: nudge one coordinate at a time
     x = np.array(x, dtype=float)  # our own float copy; the caller's x is never touched
     grad = np.zeros_like(x)
     for i in np.ndindex(x.shape):
@@ -104,6 +107,7 @@ def gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float = 1e-5) -
         x_minus[i] -= h
         grad[i] = (f(x_plus) - f(x_minus)) / (2 * h)
     return grad
+    ### END SOLUTION
 
 
 def d_sin_x_squared(x: float) -> float:
@@ -144,4 +148,6 @@ def d_sin_x_squared(x: float) -> float:
     Your task: return 2 * x * cos(x**2) as a float. (You can compare it with
     derivative(lambda t: np.sin(t**2), x).)
     """
+    ### BEGIN SOLUTION: d_sin_x_squared is not written yet: use the chain rule
     return float(2 * x * np.cos(x**2))
+    ### END SOLUTION

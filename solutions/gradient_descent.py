@@ -56,10 +56,12 @@ def gradient_descent(
     Your task: starting from a float copy of x0, repeat
     x = x - lr * grad_fn(x) `steps` times and return x.
     """
+    ### BEGIN SOLUTION: gradient_descent is not written yet: step against grad_fn
     x = np.array(x0, dtype=float)
     for _ in range(steps):
         x = x - lr * grad_fn(x)
     return x
+    ### END SOLUTION
 
 
 def fit_line(
@@ -106,10 +108,12 @@ def fit_line(
           size would grow with the amount of data.
         - A learning rate too large for the scale of x makes m and b blow up
           to inf or nan; the defaults suit x of size around 1.
+        - Leave x and y unchanged: they belong to the caller.
 
     Your task: return (m, b) after `epochs` full-batch gradient-descent
     updates starting from m = b = 0.
     """
+    ### BEGIN SOLUTION: fit_line is not written yet: update m and b each epoch
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
     m = b = 0.0
@@ -119,3 +123,4 @@ def fit_line(
         db = 2 * np.mean(error)
         m, b = m - lr * dm, b - lr * db
     return float(m), float(b)
+    ### END SOLUTION

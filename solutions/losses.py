@@ -10,6 +10,8 @@ The running example is five heights in cm, and what a model predicted:
     true:       170, 165, 160, 155, 150
     predicted:  165, 170, 162, 157, 153
 
+Each function leaves its input arrays unchanged: they belong to the caller.
+
 Check your work with::
 
     grade losses
@@ -50,8 +52,10 @@ def mse(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     Your task: return the mean of (y_pred - y_true)**2 over all elements,
     as a float.
     """
+    ### BEGIN SOLUTION: mse is not written yet: average the squared errors
     diff = np.asarray(y_pred, dtype=float) - np.asarray(y_true, dtype=float)
     return float(np.mean(diff**2))
+    ### END SOLUTION
 
 
 def rmse(y_true: np.ndarray, y_pred: np.ndarray) -> float:
@@ -80,7 +84,9 @@ def rmse(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 
     Your task: return sqrt(mse(y_true, y_pred)) as a float.
     """
+    ### BEGIN SOLUTION: rmse is not written yet: take the root of the MSE
     return float(np.sqrt(mse(y_true, y_pred)))
+    ### END SOLUTION
 
 
 def mse_grad(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
@@ -118,5 +124,7 @@ def mse_grad(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
     Your task: return 2 * (y_pred - y_true) / N as an np.ndarray shaped like
     y_pred.
     """
+    ### BEGIN SOLUTION: mse_grad is not written yet: 2 * (y_pred - y_true) / N
     y_pred = np.asarray(y_pred, dtype=float)
     return 2 * (y_pred - np.asarray(y_true, dtype=float)) / y_pred.size
+    ### END SOLUTION

@@ -13,7 +13,8 @@ optimizer uses them to update the weights.
 
 The grader builds its own data (for example two interleaved half-moons),
 trains your MLP with your train function on the device the data is on, and
-measures the accuracy on held-out points it keeps to itself.
+measures the accuracy on held-out points it keeps to itself. Training runs
+under a time limit (a minute on a CPU), far more than the loop needs.
 
 Check your work with::
 
@@ -70,9 +71,11 @@ class MLP(nn.Module):
         Your task: create the three layers and store them on self.
         """
         super().__init__()
+        ### BEGIN SOLUTION: MLP.__init__ is not written yet: create the three layers
         self.fc1 = nn.Linear(in_features, hidden_features)
         self.relu = nn.ReLU()
         self.fc2 = nn.Linear(hidden_features, out_features)
+        ### END SOLUTION
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return the logits for a batch x.
@@ -92,7 +95,9 @@ class MLP(nn.Module):
         Your task: apply the first linear layer, the ReLU and the second
         linear layer, in that order, and return the result.
         """
+        ### BEGIN SOLUTION: MLP.forward is not written yet: return the logits
         return self.fc2(self.relu(self.fc1(x)))
+        ### END SOLUTION
 
 
 def train(
@@ -144,10 +149,13 @@ def train(
         - Record ``loss.item()``, a float, not the loss tensor itself.
         - y holds class indices (dtype torch.long), not one-hot vectors and
           not floats.
+        - Leave X and y unchanged (no normalising them in place): they
+          belong to the caller.
 
     Your task: run `epochs` epochs of training as above and return the list
     of per-epoch losses.
     """
+    ### BEGIN SOLUTION: train is not written yet: one full-batch update per epoch
     model.to(X.device)
     if X.is_floating_point():
         model.to(X.dtype)
@@ -160,3 +168,4 @@ def train(
         optimizer.step()
         losses.append(loss.item())
     return losses
+    ### END SOLUTION

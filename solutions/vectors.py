@@ -5,7 +5,8 @@ operations. A single neuron takes the dot product of its weights with its
 inputs; a whole layer of neurons applied to a whole batch of inputs is one
 matrix multiplication.
 
-Inputs are NumPy arrays of float64. Fill in the three functions below,
+Inputs are NumPy arrays of float64; each function returns a new result and
+leaves its input arrays unchanged. Fill in the three functions below,
 replacing each ``raise NotImplementedError(...)`` line with your code. A
 version written with plain Python loops is a correct answer (speed is measured
 separately); once it passes, try the vectorised NumPy version too.
@@ -27,7 +28,9 @@ def dot(a: np.ndarray, b: np.ndarray) -> float:
 
     It measures how far two vectors point the same way: positive when they
     broadly agree, zero when they are perpendicular, negative when they point
-    apart. A neuron's weighted input, w · x, is exactly this sum.
+    apart. A neuron's weighted input, w · x, is exactly this sum. It is
+    symmetric, a · b = b · a, and linear in each vector:
+    (k·a + b) · c = k (a · c) + b · c.
 
     Args:
         a: shape (n,), n >= 1.
@@ -49,7 +52,9 @@ def dot(a: np.ndarray, b: np.ndarray) -> float:
 
     Your task: return the sum of a[i] * b[i] over all i, as a float.
     """
+    ### BEGIN SOLUTION: dot is not written yet: add up a[i] * b[i]
     return float(np.dot(a, b))
+    ### END SOLUTION
 
 
 def cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -88,9 +93,11 @@ def cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
     Your task: return the three components above as an np.ndarray of shape (3,).
     """
+    ### BEGIN SOLUTION: cross is not written yet: see the formula above
     a1, a2, a3 = a
     b1, b2, b3 = b
     return np.array([a2 * b3 - a3 * b2, a3 * b1 - a1 * b3, a1 * b2 - a2 * b1], dtype=float)
+    ### END SOLUTION
 
 
 def matmul(A: np.ndarray, B: np.ndarray) -> np.ndarray:
@@ -102,7 +109,9 @@ def matmul(A: np.ndarray, B: np.ndarray) -> np.ndarray:
         C[i, j] = sum over t of A[i, t] * B[t, j]
 
     so the inner sizes must agree: A has k columns and B has k rows. A dense
-    layer applied to a batch of inputs is a single matrix product.
+    layer applied to a batch of inputs is a single matrix product. The
+    product is associative, (AB)C = A(BC), and transposing it reverses the
+    order: (AB)ᵀ = BᵀAᵀ.
 
     Args:
         A: shape (m, k).
@@ -130,4 +139,6 @@ def matmul(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     Your task: return the (m, p) array whose entry (i, j) is row i of A
     dotted with column j of B.
     """
+    ### BEGIN SOLUTION: matmul is not written yet: row i of A dot column j of B
     return np.asarray(A, dtype=float) @ np.asarray(B, dtype=float)
+    ### END SOLUTION

@@ -1,7 +1,7 @@
 """Shared set-up of the project's tests.
 
 The harness (building, grading and reading planted submissions) is ``tests/helpers.py``
-and the planted submissions are data in ``tests/submissions/``; see the README's Tests section.
+and the planted submissions are data in ``tests/submissions/``; see docs/maintainers.md.
 Both are imported by plain name, so this folder is put on ``sys.path`` whatever pytest's
 import mode.
 """

@@ -28,7 +28,33 @@ from grader.runner.sandbox import Limits
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
-EXERCISES = ROOT / "exercises"
+
+
+def pristine_stubs() -> Path:
+    """The stubs exactly as ``grade author build`` writes them from ``solutions/``, in a folder
+    of their own (removed when the tests end), with the quizzes' README beside them.
+
+    The tests never read the learner's working ``exercises/``: a learner halfway through the
+    course runs the test command and gets green tests. That the committed ``exercises/`` is
+    this same build is tests/test_stubs_match_solutions.py's business.
+    """
+    import atexit
+    import tempfile
+
+    from grader.author.build import write_stubs
+
+    parent = Path(tempfile.mkdtemp(prefix="dlgrade-pristine-stubs-"))
+    atexit.register(shutil.rmtree, parent, ignore_errors=True)
+    folder = parent / "exercises"
+    write_stubs(str(SOLUTIONS), str(folder))
+    readme = ROOT / "exercises" / "quizzes" / "README.md"
+    if readme.is_file():
+        (folder / "quizzes").mkdir()
+        shutil.copy(readme, folder / "quizzes" / "README.md")
+    return folder
+
+
+EXERCISES = pristine_stubs()  # the stubs as built, never the learner's exercises/
 SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
 PART1 = ["vectors", "derivatives", "losses"]
 

@@ -21,10 +21,8 @@ import pytest
 from grader import gate
 from grader.runner import lint
 from grader.runner.lint import autograd_uses
-from helpers import ROOT, SOLUTIONS
+from helpers import EXERCISES, SOLUTIONS  # EXERCISES: the stubs as built, not the learner's
 from test_part2_torch import BACKPROP_RIGHT
-
-EXERCISES = ROOT / "exercises"
 
 
 def policy(folder: Path, source: str, **helpers: str):

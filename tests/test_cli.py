@@ -18,14 +18,17 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from grader import cli
+from grader import cli, context
+from grader.checks.vectors import checks as vectors_checks
 from grader.course import load_course
 from helpers import EXERCISES, PART1, SOLUTIONS, SentInputs, copy_modules, course, small_course, submission
 
 STATUSES = {"passed", "failed", "not_started", "error"}
+STATES = STATUSES | {"too_slow"}
 KINDS = {"correctness", "timing", "quiz"}
 TOP_KEYS = {"score": (int, float), "max_score": (int, float), "sandbox": str, "seed": str, "exercises": list}
-EXERCISE_KEYS = {"name": str, "score": (int, float), "max_score": (int, float), "status": str, "checks": list}
+EXERCISE_KEYS = {"name": str, "score": (int, float), "max_score": (int, float), "status": str, "state": str,
+                 "functions": dict, "checks": list}
 CHECK_KEYS = {"name": str, "function": str, "kind": str, "passed": bool, "score": (int, float),
               "max_score": (int, float), "message": str}
 
@@ -45,7 +48,10 @@ def assert_schema(doc) -> None:
     assert doc["seed"] in ("public", "secret")
     for e in doc["exercises"]:
         keys(e, EXERCISE_KEYS, e.get("name"))
-        assert e["status"] in STATUSES
+        assert e["status"] in STATUSES and e["state"] in STATES
+        assert e["state"] == e["status"] or (e["state"], e["status"]) == ("too_slow", "failed")
+        assert list(e["functions"]) == list(dict.fromkeys(c["function"] for c in e["checks"]))
+        assert set(e["functions"].values()) <= STATES
         for c in e["checks"]:
             keys(c, CHECK_KEYS, f"{e['name']}.{c.get('name')}")
             assert c["kind"] in KINDS
@@ -70,7 +76,7 @@ def in_tmp(tmp_path, monkeypatch):
     """Run every command in an empty folder (grade keeps its .grade/ state in the cwd),
     with the small course."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(cli, "load_course", lambda: SMALL)
+    monkeypatch.setattr(context, "load_course", lambda: SMALL)  # what every subcommand grades
     return tmp_path
 
 
@@ -125,7 +131,7 @@ def test_failing_exercise_shows_its_failing_checks_with_a_hint(in_tmp):
     assert re.search(r"^vectors\s+\d+/\d+\s+\d+/\d+\s+✗ failing$", result.stdout, re.M), result.stdout
     assert "vectors: " in result.stdout and "✗ dot: agrees with NumPy" in result.stdout
     assert "dot(a=[" in result.stdout and "Hint: Multiply matching entries" in result.stdout
-    assert f"next up: vectors — edit {source}/vectors.py" in result.stdout
+    assert f"next up: vectors — edit {source}/vectors.py" in " ".join(result.stdout.split())  # wrapped
 
 
 def test_json_is_one_document_in_the_documented_schema(in_tmp):
@@ -163,26 +169,38 @@ def test_run_is_the_default_subcommand():
 
 
 @pytest.mark.parametrize("args, fragments", [
-    (["vectorz"], ["unknown exercise 'vectorz'", "Did you mean 'vectors'?", "Valid names: vectors, derivatives, losses"]),
-    (["losses", "derivative"], ["unknown exercise 'derivative'", "Did you mean 'derivatives'?"]),
+    (["vectorz"], ["No exercise or command named 'vectorz'. Did you mean 'vectors'?",
+                   "exercises: vectors, derivatives, losses", "commands: ", " list,", " quiz,", " watch"]),
+    (["vector"], ["No exercise or command named 'vector'. Did you mean 'vectors'?"]),
+    (["lsit"], ["No exercise or command named 'lsit'. Did you mean 'list'?"]),
+    (["losses", "derivative"], ["No exercise or quiz named 'derivative'. Did you mean 'derivatives'?"]),
     (["--format", "xml"], ["'xml' is not one of"]),
     (["--source", "no/such/folder"], ["--source no/such/folder: no such folder"]),
     ([], ["there is no 'exercises' folder in", "--source DIR"]),
-], ids=["typo", "singular", "bad-format", "missing-source", "no-exercises-folder"])
+], ids=["typo", "singular", "command", "second-name", "bad-format", "missing-source", "no-exercises-folder"])
 def test_usage_and_setup_errors_exit_2(args, fragments):
     result = invoke(*args)
     assert result.exit_code == 2
     assert result.stdout == ""
     for fragment in fragments:
-        assert fragment in result.stderr, result.stderr
+        assert fragment in " ".join(result.stderr.split()), result.stderr
     assert "Traceback" not in result.output
+    if "named" in fragments[0]:  # a name typo is one paragraph, not a usage block
+        assert "grade run --help" not in result.stderr and "Usage:" not in result.stderr
 
 
 def test_unknown_name_without_a_close_match_lists_the_valid_names():
     result = invoke("--source", SOLUTIONS, "zzzz")
     assert result.exit_code == 2
-    assert "unknown exercise 'zzzz'." in result.stderr and "Did you mean" not in result.stderr
-    assert "Valid names: " + ", ".join(SMALL.names()) in result.stderr
+    assert "No exercise or command named 'zzzz'." in result.stderr and "Did you mean" not in result.stderr
+    assert "exercises: " + ", ".join(SMALL.names()) in " ".join(result.stderr.split())
+
+
+def test_run_is_listed_in_grade_help():
+    """A typo used to print 'grade run --help', a command grade --help did not list."""
+    shown = invoke("--help").stdout
+    assert re.search(r"^\s+run\s+Grade exercises and quizzes", shown, re.M), shown
+    assert "grade run --help" in shown
 
 
 @pytest.mark.parametrize("command", [["--source", str(SOLUTIONS), "vectors"], ["list"]], ids=["run", "list"])
@@ -192,14 +210,15 @@ def test_broken_course_file_exits_2_naming_file_line_and_field(command, tmp_path
     broken = tmp_path / "course.yaml"
     broken.write_text(text.replace("points: 3,", "points: three,", 1), encoding="utf-8")
     line = 1 + text[: text.index("points: 3,")].count("\n")
-    monkeypatch.setattr(cli, "load_course", lambda: load_course(str(broken)))
+    monkeypatch.setattr(context, "load_course", lambda: load_course(str(broken)))
     result = invoke(*command)
     assert result.exit_code == 2
     assert f"the course file is broken: {broken}, line {line}, field 'points'" in result.stderr, result.stderr
     assert result.stdout == "" and "Traceback" not in result.output
 
 
-def test_list_shows_the_exercises_in_order_with_points_then_their_status(in_tmp):
+def test_list_shows_the_exercises_in_order_with_points_then_their_status(in_tmp, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # every title on its row
     before = invoke("list")
     assert before.exit_code == 0
     rows = before.stdout.splitlines()
@@ -208,12 +227,37 @@ def test_list_shows_the_exercises_in_order_with_points_then_their_status(in_tmp)
         e = SMALL.get(name)
         assert re.match(rf"\s*{i}\s+{name}\s+{listed_points(e):g}\s+not graded yet\s+{re.escape(e.title)}", rows[i]), rows[i]
     assert rows[1].endswith("← next up") and not rows[2].endswith("← next up")
+    quizzes = rows.index("") + 1  # the quizzes: a table of their own, after the code exercises
+    assert re.match(r"\s*#\s+quiz\s+points\s+status\s+title", rows[quizzes]), rows[quizzes]
 
+    # One scale: graded without its timed runs, vectors still counts them in its total
+    # (not earned yet, and said so), as grade and grade watch do.
     assert invoke(FAST, "--source", SOLUTIONS, "--format", "json", "vectors").exit_code == 0
     after = invoke("list", "--source", SOLUTIONS).stdout.splitlines()
-    top = SMALL.get("vectors").max_score
-    assert re.match(rf"\s*1\s+vectors\s+{top:g}/{top:g}\s+passed\s", after[1]), after[1]
+    vectors = SMALL.get("vectors")
+    assert re.match(rf"\s*1\s+vectors\s+{vectors.max_score:g}/{listed_points(vectors):g}\*\s+. passed\s",
+                    after[1]), after[1]
     assert after[2].endswith("← next up")  # derivatives: the first not passed yet
+    assert any(line.startswith("* graded without the timed runs") for line in after)
+
+
+def test_list_shows_a_correct_but_slow_exercise_as_such_and_moves_next_up_on(in_tmp, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # every title on its row
+    from grader import progress
+    from grader.results import CheckResult, ExerciseResult, Report
+
+    vectors = SMALL.get("vectors")
+    checks = [CheckResult(s.title, s.function, "correctness", True, s.points) for s in vectors.checks()]
+    timed = vectors.timing_specs()
+    assert timed[0].function == "dot"
+    checks += [CheckResult(t.title, t.function, "timing", i > 0, t.points, "" if i else
+                           "dot: 250 times the reference (limit 10)", extra={"timing": [{"outcome": "fail"}]})
+               for i, t in enumerate(timed)]  # dot is correct but too slow; the others are fast
+    progress.save(str(SOLUTIONS), Report([ExerciseResult("vectors", checks)]), course=SMALL)
+    rows = invoke("list", "--source", SOLUTIONS).stdout.splitlines()
+    top = listed_points(vectors)
+    assert re.match(rf"\s*1\s+vectors\s+{top - 1:g}/{top:g}\s+. correct but too slow\s", rows[1]), rows[1]
+    assert "next up" not in rows[1] and rows[2].endswith("next up")
 
 
 def test_seed_changes_the_examples(monkeypatch):
@@ -224,7 +268,9 @@ def test_seed_changes_the_examples(monkeypatch):
         return sent.take()
 
     default = inputs()
-    assert len(default) == SMALL.get("vectors").functions[0].checks[0].examples
+    spec = SMALL.get("vectors").functions[0].checks[0]
+    worked = vectors_checks.get("dot", spec.id).examples  # the docstring's worked example, tried last
+    assert len(default) == spec.examples + len(worked)
     assert default == inputs("--seed", course().seed)
     assert default != inputs("--seed", 7)
 

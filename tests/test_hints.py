@@ -171,3 +171,18 @@ def test_unknown_exercise_is_a_usage_error():
     result = hint("vecters", "--source", str(SOLUTIONS))
     assert result.exit_code == 2
     assert "Did you mean 'vectors'" in result.output
+
+
+def test_a_correct_but_slow_exercise_needs_no_hint_and_is_not_picked(tmp_path):
+    """Hints are about correctness: a function that is right but too slow gets none, and
+    grade hint without a name goes on to the first exercise that is not right yet."""
+    folder = submission("sub", "vectors")
+    submission("sub", "derivatives", base=EXERCISES)
+    report = report_of("vectors", failing=set())
+    report.exercises[0].checks.append(CheckResult("fast enough on 10**6 floats", "dot", "timing", False, 1.0,
+                                                  "dot: 250 times the reference (limit 10)",
+                                                  extra={"timing": [{"outcome": "fail"}]}))
+    progress.save(str(folder), report)
+    out = " ".join(hint("vectors", "--source", str(folder)).output.split())
+    assert "Everything in vectors is correct — no hints needed. Still too slow: dot" in out
+    assert "derivatives › derivative" in hint("--source", str(folder)).output

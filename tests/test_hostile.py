@@ -27,7 +27,7 @@ from grader.course import FunctionSpec
 from grader.grading import grade
 from grader.results import ExerciseResult
 from grader.runner import sandbox
-from helpers import ROOT, SOLUTIONS, course_with, find_check, summary
+from helpers import EXERCISES, ROOT, SOLUTIONS, course_with, find_check, summary
 from hostile.cases import CASES, Hostile
 
 HOSTILE = Path(__file__).resolve().parent / "hostile"
@@ -110,11 +110,11 @@ def grade_in_process(built: Built):
 CLI = f"""
 import sys
 sys.path[:0] = [{str(ROOT / "tests")!r}]
-import grader.cli, test_hostile
+import grader.cli, grader.context, test_hostile
 from hostile.cases import CASES
 wanted = sys.argv.pop(1)
 case = next(c for c in CASES if c.id == wanted)
-grader.cli.load_course = lambda: test_hostile.case_course(case)
+grader.context.load_course = lambda: test_hostile.case_course(case)
 grader.cli.main()
 """
 
@@ -273,7 +273,7 @@ def test_a_classmates_submission_is_off_limits_in_a_batch(tmp_path, monkeypatch)
 def test_the_autograd_reader_accepts_hand_written_gradients_and_names_what_it_finds(tmp_path):
     from grader.runner.lint import autograd_uses
 
-    for folder in (SOLUTIONS, ROOT / "exercises"):  # docstrings that talk about autograd are fine
+    for folder in (SOLUTIONS, EXERCISES):  # docstrings that talk about autograd are fine
         assert not autograd_uses(str(folder / "backprop.py"), str(folder)), folder
     (tmp_path / "helper.py").write_text("import torch\ndef g(t):\n    return torch.autograd.grad(t, [])\n")
     (tmp_path / "backprop.py").write_text(

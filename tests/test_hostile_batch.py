@@ -421,8 +421,8 @@ def test_a_correct_mlp_scores_full_in_every_sandbox_mode(mode, tmp_path):
                           timeout=300, stdin=subprocess.DEVNULL)
     assert done.returncode == 0, done.stdout + done.stderr
     (row,) = rows(out)
-    assert (row["status"], row["mlp"], row["total"], row["max"]) == ("graded", "15", "15", "15"), \
-        (row, twin(out)["learners"][0]["report"])
+    assert row["status"] == "graded" and row["mlp"] == row["total"] == row["max"] and float(row["max"]) > 0, \
+        (row, twin(out)["learners"][0]["report"])  # every point, whatever the course makes them
     assert twin(out)["sandbox"] == mode and twin(out)["learners"][0]["sandbox"] == mode
 
 

@@ -155,8 +155,8 @@ def timed_dot_course():
 TIMED_CLI = f"""
 import sys
 sys.path[:0] = [{str(Path(__file__).resolve().parent)!r}]
-import grader.cli, test_hostile_seeds
-grader.cli.load_course = test_hostile_seeds.timed_dot_course
+import grader.cli, grader.context, test_hostile_seeds
+grader.context.load_course = test_hostile_seeds.timed_dot_course
 grader.cli.main()
 """
 
@@ -174,6 +174,7 @@ def grade_timed(folder: Path, secret: bytes | None) -> dict:
     return json.loads(proc.stdout)
 
 
+@pytest.mark.xdist_group("timed")  # timed runs measure the cores: never beside another (pyproject.toml)
 def test_a_table_of_the_public_timing_inputs_makes_a_loop_fast_only_without_a_secret(tmp_path):
     course = timed_dot_course()
     (spec,) = course.get("vectors").timing_specs()

@@ -262,8 +262,10 @@ def test_saving_is_atomic_and_leaves_no_temporary_files(course, monkeypatch):
 
 def test_the_student_saved_in_the_answers_file_picks_the_numbers_when_grading(course):
     dot, _ = dot_cross("ada@example.com")
-    grade("quiz", "demo", "--student", "Ada@Example.com", input="s\n" * 8 + dot + "\nq\n")
-    assert "student: ada@example.com" in answers_file(course).read_text(encoding="utf-8")
+    shown = grade("quiz", "demo", "--student", "Ada@Example.com", input="s\n" * 8 + dot + "\nq\n").output
+    # kept and shown as the learner set it; the numbers come from its normalised form
+    assert "student: Ada@Example.com" in answers_file(course).read_text(encoding="utf-8")
+    assert "numbers drawn for student id Ada@Example.com." in " ".join(shown.split())
 
     def dot_passed(*extra):
         report = json.loads(grade("demo", "--format", "json", *extra).output)
@@ -271,6 +273,18 @@ def test_the_student_saved_in_the_answers_file_picks_the_numbers_when_grading(co
 
     assert dot_passed()                          # the file's student, not git's "reference"
     assert not dot_passed("--student", "bob")    # another learner's numbers
+
+
+def test_without_a_student_id_the_quiz_says_where_its_numbers_come_from(course, monkeypatch):
+    shown = " ".join(grade("quiz", "demo", input="q\n").output.split())
+    assert ("numbers drawn for reference, your git e-mail (grade quiz demo --student ID sets your "
+            "student id instead).") in shown  # "reference" stands for git's e-mail here
+    assert "student: reference" in answers_file(course).read_text(encoding="utf-8")  # saved: used from now on
+    assert "numbers drawn for student id reference." in " ".join(grade("quiz", "demo", input="q\n").output.split())
+    answers_file(course).unlink()
+    monkeypatch.setattr(grader.quiz, "_default_student", "anonymous")
+    shown = " ".join(grade("quiz", "demo", input="q\n").output.split())
+    assert "numbers drawn for 'anonymous' (no student id is set: grade quiz demo --student ID sets yours)." in shown
 
 
 def test_default_student_comes_from_git_or_is_anonymous(tmp_path, monkeypatch):
@@ -312,7 +326,7 @@ def test_a_quiz_is_an_exercise_of_the_json_report(course):
                                   "score": 1, "max_score": 1, "message": ""}
     assert checks["pick_many"]["score"] == 2 and not checks["pick_many"]["passed"]
     assert checks["yes_or_no"]["score"] == 0 and "not right" in checks["yes_or_no"]["message"]
-    assert checks["word"]["message"].startswith("not answered yet")
+    assert checks["word"]["message"].startswith("Not answered yet")
 
 
 def test_reference_answers_in_solutions_score_full(tmp_path, monkeypatch):
@@ -331,8 +345,10 @@ def test_the_shipped_exercises_score_zero_on_every_quiz_as_not_started(tmp_path,
     monkeypatch.delenv(QUIZ_DIR_ENV, raising=False)
     monkeypatch.chdir(tmp_path)
     names = load_index()
-    assert not [p for p in (ROOT / "exercises" / "quizzes").glob("*.yaml")]  # shipped empty
-    result = grade(*names, "--source", str(ROOT / "exercises"), "--format", "json")
+    from helpers import EXERCISES  # the stubs as built: a learner's own answers are not "shipped"
+
+    assert not [p for p in (EXERCISES / "quizzes").glob("*.yaml")]  # shipped empty
+    result = grade(*names, "--source", str(EXERCISES), "--format", "json")
     assert result.exit_code == 1
     report = json.loads(result.output)
     assert report["score"] == 0 and report["max_score"] >= 40

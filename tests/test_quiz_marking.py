@@ -98,10 +98,10 @@ def test_partial_credit_reaches_the_report_as_a_score(quiz):
     by_id = {c.function: c for c in result.checks}
     assert by_id["pick_many"].score == pytest.approx(2.0) and not by_id["pick_many"].passed
     assert by_id["pick_many"].to_dict()["score"] == 2 and by_id["pick_many"].to_dict()["max_score"] == 3
-    assert "partly right (2 of 3 points)" in by_id["pick_many"].message
+    assert "Partly right (2 of 3 points)" in by_id["pick_many"].message
     assert by_id["pick_one"].score == 0 and "is not right" in by_id["pick_one"].message
     assert "Hint: Not the first letter" in by_id["pick_one"].message
-    assert by_id["yes_or_no"].not_started and by_id["yes_or_no"].message.startswith("not answered yet")
+    assert by_id["yes_or_no"].not_started and by_id["yes_or_no"].message.startswith("Not answered yet")
     assert result.score == pytest.approx(2.0) and result.status == "failed"
 
 

@@ -185,7 +185,10 @@ def test_the_same_secret_gives_the_same_report_twice_and_reports_say_secret(tmp_
     def messages(doc):
         return [c["message"] for e in doc["exercises"] for c in e["checks"] if not c["passed"]]
 
-    assert messages(a) and messages(a) != messages(p)  # the failures show other examples
+    # Both seeds shrink to the smallest failing input, which is the same for a mistake like
+    # this: that inputs differ between seeds is the job of
+    # test_the_same_secret_gives_the_same_examples_and_another_secret_others.
+    assert messages(a) and len(messages(a)) == len(messages(p))
     for r in (first, second):
         assert SECRET not in r.stdout + r.stderr
     assert not (tmp_path / ".hypothesis").exists()  # no constants cache written to the cwd either

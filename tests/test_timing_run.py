@@ -16,12 +16,16 @@ import pytest
 from click.testing import CliRunner
 
 import grader.cli as cli
+import grader.context as context
 from grader.course import Course, load_course
 from grader.grading import grade
 from grader.runner.sandbox import LearnerProcess
 from grader.runner.wire import Handle, Opaque
 from grader.timing.check import add_timing, time_exercise
 from grader.timing.measure import Side
+
+# Timed runs measure the cores: one at a time, never beside another timed run (pyproject.toml).
+pytestmark = pytest.mark.xdist_group("timed")
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
@@ -189,7 +193,7 @@ def test_add_timing_without_solutions_skips_for_zero_points(tmp_path):
 
 @pytest.fixture
 def tiny_cli(monkeypatch):
-    monkeypatch.setattr(cli, "load_course", lambda *a, **k: tiny_course())
+    monkeypatch.setattr(context, "load_course", lambda *a, **k: tiny_course())
     return CliRunner()
 
 

@@ -15,6 +15,7 @@ import threading
 import time
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -212,3 +213,142 @@ def test_a_change_is_noticed_even_when_size_and_time_stay_the_same(tmp_path):
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert watcher.changed_files() == ["vectors.py"]
     assert watcher.changed_files() == []
+
+
+# ----------------------------------------------------------------------------- one scale, every file, both ways
+
+
+def all_passed_before(course, folder, but: str) -> None:
+    """Saved states as if every exercise but ``but`` had passed earlier (what the old watch trusted)."""
+    from grader.results import CheckResult, ExerciseResult, Report
+
+    results = [ExerciseResult(e.name, [CheckResult(s.title, s.function, s.kind, True, s.points) for s in e.checks()])
+               for e in course.exercises if e.name != but]
+    progress.save(str(folder), Report(results), course=course)
+
+
+def test_a_save_regrades_the_exercise_whose_file_changed_and_says_so(tmp_path, monkeypatch):
+    """Watching losses, breaking vectors.py regrades vectors: never "Every exercise passes"."""
+    monkeypatch.chdir(tmp_path)
+    course = load_course()
+    folder = submission(tmp_path / "sub", "vectors")
+    submission(folder, "losses")
+    all_passed_before(course, folder, but="losses")
+    lines: list[str] = []
+    watcher = Watcher(course, str(folder), start="losses", jobs=1, timing=False, echo=lines.append)
+
+    write(folder, "vectors", solution("vectors", WRONG_DOT))
+    watcher.on_saved(watcher.changed_files())
+    out = click.unstyle("\n".join(lines))
+    assert "vectors.py was saved: grading vectors, which is not the exercise you are watching (losses)." in out
+    assert "✗ failing" in out and "✗ dot: agrees with NumPy" in out
+    assert "Still watching losses" in out and watcher.current == "losses"
+    assert progress.load_exercise(str(folder), "vectors")["status"] == "failed"
+
+    lines.clear()
+    watcher.on_saved(["losses.py"])  # the watched exercise passes: the next one not right is vectors
+    out = click.unstyle("\n".join(lines))
+    assert "✓ losses passes — moving on to vectors." in out
+    assert "Every exercise passes" not in out and watcher.current == "vectors"
+
+
+def test_keys_move_back_as_well_as_forward(tmp_path, monkeypatch):
+    graded: list[tuple[str, str]] = []
+    monkeypatch.setattr(Watcher, "grade_current", lambda self, reason: graded.append((self.current, reason)))
+    lines: list[str] = []
+    watcher = Watcher(load_course(), str(submission(tmp_path / "sub", "vectors")), start="derivatives",
+                      echo=lines.append)
+    watcher.on_key("p")
+    watcher.on_key("p")
+    watcher.on_key("n")
+    assert graded == [("vectors", "previous"), ("derivatives", "next")]
+    assert "vectors is the first exercise." in lines
+
+
+def test_arrow_keys_on_a_terminal_are_previous_and_next():
+    import pty
+
+    from grader.watch import TerminalKeys
+
+    controller, terminal = pty.openpty()
+    keys = TerminalKeys(terminal)
+    try:
+        for typed, key in ((b"\x1b[D", "p"), (b"\x1b[C", "n"), (b"\x1b[A", None), (b"h", "h")):
+            os.write(controller, typed)
+            assert keys.get(5) == key
+    finally:
+        keys.close()
+        os.close(controller)
+        os.close(terminal)
+
+
+def test_the_progress_bar_and_grade_list_share_one_scale(tmp_path, monkeypatch):
+    """Timed points count in the total whether or not the last run timed them: never 142/133."""
+    from grader.results import CheckResult, ExerciseResult, Report
+
+    monkeypatch.chdir(tmp_path)
+    course = load_course()
+    folder = submission(tmp_path / "sub", "vectors")
+    watcher = Watcher(course, str(folder), start="vectors", echo=lambda line: None)
+    vectors = course.get("vectors")
+    top = sum(progress.full_max_score(e) for e in course.exercises)
+    correct = [CheckResult(s.title, s.function, s.kind, True, s.points) for s in vectors.checks()]
+    timed = [CheckResult(t.title, t.function, "timing", True, t.points) for t in vectors.timing_specs()]
+    for checks in (correct + timed, correct):  # graded by grade, then by watch --no-timing
+        progress.save(str(folder), Report([ExerciseResult("vectors", checks)]), course=course)
+        earned = sum(c.score for c in checks)
+        assert f"· {earned:g}/{top:g} points" in watcher.progress_bar()
+        assert progress.load_exercise(str(folder), "vectors")["max_score"] == progress.full_max_score(vectors)
+
+
+def test_a_correct_but_slow_exercise_shows_as_such_and_watch_moves_on(tmp_path):
+    from grader.results import CheckResult, ExerciseResult
+
+    course = load_course()
+    watcher = Watcher(course, str(submission(tmp_path / "sub", "vectors")), start="vectors", echo=lambda line: None)
+    vectors = course.get("vectors")
+    checks = [CheckResult(s.title, s.function, s.kind, True, s.points) for s in vectors.checks()]
+    checks.append(CheckResult("fast enough on 10**6 floats", "dot", "timing", False, 1.0,
+                              "dot on 10**6 floats: 203 ms vs reference 743 us = 256x (limit 10x)",
+                              extra={"timing": [{"outcome": "fail"}]}))
+    shown = click.unstyle(watcher.render(ExerciseResult("vectors", checks), "start", 1.0))
+    assert "exercise 1/7: vectors — ◐ correct but too slow" in shown
+    assert "vectors: dot is correct but too slow" in shown and "✗" not in shown
+
+
+def test_the_keys_line_wraps_between_keys_to_fit_the_terminal(tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "41")
+    watcher = Watcher(load_course(), str(submission(tmp_path / "sub", "vectors")), echo=lambda line: None)
+    lines = click.unstyle(watcher.keys_line()).splitlines()
+    assert len(lines) > 1 and all(len(line) <= 40 for line in lines)
+    assert "[r] grade again" in lines[-2] + lines[-1] and all(line.count("[") >= 1 for line in lines)
+
+
+def test_back_to_a_correct_but_slow_exercise_stays_there_to_speed_it_up(tmp_path, monkeypatch):
+    """Watch moves on from an exercise when it becomes right; [p] back to one that is correct
+    but too slow keeps it on screen (it does not move on again at once)."""
+    from grader.results import CheckResult, ExerciseResult, Report
+
+    monkeypatch.chdir(tmp_path)
+    course = load_course()
+    vectors = course.get("vectors")
+    slow = ExerciseResult("vectors", [CheckResult(s.title, s.function, s.kind, True, s.points) for s in vectors.checks()]
+                          + [CheckResult("fast enough", "dot", "timing", False, 1.0, "dot: 250 times the reference",
+                                         extra={"timing": [{"outcome": "fail"}]})])
+
+    def graded(self, name, reason):  # no grading: the verdicts are given
+        self.rounds += 1
+        result = slow if name == "vectors" else ExerciseResult(name, [CheckResult(
+            "works", "f", "correctness", False, 1.0, "f still raises NotImplementedError", not_started=True)])
+        progress.save(self.source_dir, Report([result]), course=self.full_course)
+        return result
+
+    monkeypatch.setattr(Watcher, "grade_one", graded)
+    lines: list[str] = []
+    watcher = Watcher(course, str(submission(tmp_path / "sub", "vectors")), start="vectors", echo=lines.append)
+    watcher.grade_current("start")
+    assert watcher.current == "derivatives"
+    assert "vectors is correct, but not fast enough yet — moving on to derivatives" in \
+        " ".join(click.unstyle("\n".join(lines)).split())
+    watcher.on_key("p")
+    assert watcher.current == "vectors" and watcher.rounds == 3

@@ -31,11 +31,42 @@ from ..runner.wire import Opaque, WireTensor
 
 
 class Mismatch(AssertionError):
-    """The learner's answer is wrong for this example (hypothesis shrinks it)."""
+    """The learner's answer is wrong for this example (hypothesis shrinks it).
+
+    ``hint`` replaces the course file's hint for this verdict (None keeps it, "" drops it):
+    a recognised mistake (:class:`Slip`) brings its own. ``diagnosis`` names that mistake
+    (it goes to the result's ``extra["diagnosis"]``).
+    """
+
+    def __init__(self, message: str = "", *, hint: str | None = None, diagnosis: str = ""):
+        super().__init__(message)
+        self.hint = hint
+        self.diagnosis = diagnosis
+
+
+class NotJudged(Mismatch):
+    """A property check found nothing to judge: the learner's value is not of the kind the
+    property is about (``dot`` returned an array, so "a·b = b·a" cannot be weighed).
+
+    The check fails without a hint, and says which other checks tell what is wrong; a
+    property check never repeats what a value check already says.
+    """
+
+    def __init__(self, message: str):
+        super().__init__(message, hint="", diagnosis="not_judged")
 
 
 class LearnerRaised(Exception):
-    """The learner's function raised an exception for this example (hypothesis shrinks it)."""
+    """The learner's function raised an exception for this example (hypothesis shrinks it).
+
+    ``hint``: as for :class:`Mismatch`, set when the error itself is recognisable
+    (:func:`raised_hint`).
+    """
+
+    def __init__(self, message: str = "", *, hint: str | None = None, diagnosis: str = ""):
+        super().__init__(message)
+        self.hint = hint
+        self.diagnosis = diagnosis
 
 
 class Abort(BaseException):
@@ -78,6 +109,7 @@ class CheckImpl:
     body: Callable
     strategy: object | None = None  # a hypothesis strategy of argument tuples, or None
     needs: tuple = ()  # other checks' ids whose setup this one shares (informational)
+    examples: tuple = ()  # argument tuples tried after the generated ones (a docstring's worked example)
 
 
 @dataclass
@@ -87,12 +119,19 @@ class Registry:
     exercise: str
     checks: dict = field(default_factory=dict)
 
-    def add(self, function: str, id: str, strategy=None):
+    def add(self, function: str, id: str, strategy=None, *, examples: tuple = ()):
+        """Register ``body`` as the check ``function.id``.
+
+        ``examples``: argument tuples the check also tries on every run, such as a
+        docstring's worked example. grader/grading.py tries them once every generated
+        example has passed, so a failure is still shown on the smallest generated input
+        when there is one.
+        """
         def decorate(body):
             key = (function, id)
             if key in self.checks:
                 raise ValueError(f"check {function}.{id} registered twice")
-            self.checks[key] = CheckImpl(function, id, body, strategy)
+            self.checks[key] = CheckImpl(function, id, body, strategy, examples=tuple(examples))
             return body
 
         return decorate
@@ -161,7 +200,9 @@ class Learner:
             if error.get("not_implemented"):
                 raise Abort(f"{name} still raises NotImplementedError: write it to start scoring.",
                             not_started=True)
-            raise LearnerRaised(f"{shown} raised {error_text(error)}")
+            known = raised_hint(error)
+            raise LearnerRaised(f"{shown} raised {error_text(error)}", hint=known[1] if known else None,
+                                diagnosis=known[0] if known else "")
         self.last_args = reply.args
         return reply.value
 
@@ -197,6 +238,36 @@ def error_text(error: dict) -> str:
     return f"{text} ({where})" if where else text
 
 
+# Errors whose message alone says what the learner did: (diagnosis, what the message
+# contains, the idea to look at). The hint replaces the check's general one.
+RAISED = (
+    ("whole_array_question", "truth value of an array with more than one element is ambiguous",
+     "Python's if, and, or, and the built-in max and min ask one yes-or-no question of a whole array. "
+     "Work entry by entry with NumPy instead: np.maximum, np.where, or a mask such as x > 0."),
+    ("whole_tensor_question", "Boolean value of Tensor with more than one value is ambiguous",
+     "Python's if, and, or, and the built-in max and min ask one yes-or-no question of a whole tensor. "
+     "Work entry by entry with tensor operations instead: a mask such as x > 0, or torch.where."),
+    ("shapes_do_not_fit", "shapes cannot be multiplied",
+     "The inner sizes of a matrix product must agree, (a, b) @ (b, c): compare the shapes of both sides. A "
+     "transpose is missing, or one too many."),
+    ("shapes_do_not_fit", "mismatch in its core dimension",
+     "The inner sizes of a matrix product must agree, (a, b) @ (b, c): compare the shapes of both sides. A "
+     "transpose is missing, or one too many."),
+    ("integer_array_updated_in_place", "Cannot cast ufunc",
+     "The array updated in place holds integers, which cannot store a fractional result. Work on a "
+     "float copy, e.g. np.array(x, dtype=float)."),
+)
+
+
+def raised_hint(error: dict) -> tuple[str, str] | None:
+    """(diagnosis, hint) when an exception's message is one :data:`RAISED` recognises."""
+    message = str(error.get("message", ""))
+    for name, words, hint in RAISED:
+        if words in message:
+            return name, hint
+    return None
+
+
 def location_text(error: dict) -> str:
     import os
 
@@ -211,8 +282,116 @@ def location_text(error: dict) -> str:
 # ----------------------------------------------------------------------------- comparisons
 
 
-def fail(message: str):
-    raise Mismatch(message)
+def fail(message: str, *, hint: str | None = None, diagnosis: str = ""):
+    raise Mismatch(message, hint=hint, diagnosis=diagnosis)
+
+
+@dataclass(frozen=True)
+class Slip:
+    """A recognisable mistake: what it would return on this example, and what to say then.
+
+    ``value`` computes, from the example at hand, what the mistake returns (None where it
+    cannot arise, e.g. a transpose of a non-square matrix); ``why`` completes "returned X,
+    expected Y: ..." (it starts in lower case: "that is ..."); ``hint`` is the idea to look
+    at, a full sentence, and replaces the check's general hint; ``name`` is the diagnosis,
+    stable for tests and reports (``extra["diagnosis"]``).
+    """
+
+    name: str
+    value: Callable[[], object]
+    why: str
+    hint: str = ""
+    rtol: float | None = None  # how close counts as "the same" (default: diagnose's rtol)
+
+
+def diagnose(got, slips, *, rtol: float = 1e-9, atol: float = 1e-12, probe=None) -> Slip | None:
+    """The first of ``slips`` whose value ``got`` equals (same shape, within rtol/atol), if any.
+
+    A shrunk example is often too small to tell mistakes apart (on ``[0.0]`` and ``[2.0]``
+    the mean absolute error and the root of the MSE are both 2.0). ``probe``, when given,
+    yields ``(got, slips)`` for other, fixed examples the learner's function is tried on;
+    the slips that explain those as well are kept, until one name is left.
+    """
+    found = _matching(got, slips, rtol, atol)
+    if len({slip.name for slip in found}) > 1 and probe is not None:
+        try:
+            for other, other_slips in probe():
+                names = {slip.name for slip in _matching(other, other_slips, rtol, atol)}
+                found = [slip for slip in found if slip.name in names] or found
+                if len({slip.name for slip in found}) == 1:
+                    break
+        except (Mismatch, LearnerRaised):  # the probe itself went wrong: keep the first reading
+            pass
+    return found[0] if found else None
+
+
+def probing(call, slips_of, *examples):
+    """A ``probe`` for :func:`diagnose`: ``call`` (the learner's function) and ``slips_of``
+    (the slips of an example) on each of the fixed ``examples``, argument tuples chosen so
+    that the recognisable mistakes all give different numbers on them."""
+    def run():
+        for example in examples:
+            yield call(*example), slips_of(*example)
+    return run
+
+
+def _matching(got, slips, rtol, atol) -> list:
+    try:
+        arr = np.asarray(got.array if isinstance(got, WireTensor) else got, dtype=float)
+    except (TypeError, ValueError):
+        return []
+    found = []
+    for slip in slips:
+        with np.errstate(all="ignore"):
+            try:
+                target = slip.value()
+            except (ArithmeticError, ValueError, IndexError):
+                target = None
+            if target is None:
+                continue
+            target = np.asarray(target, dtype=float)
+            close = slip.rtol if slip.rtol is not None else rtol
+            if target.shape == arr.shape and np.allclose(arr, target, rtol=close, atol=atol, equal_nan=True):
+                found.append(slip)
+    return found
+
+
+def fail_with(message: str, slip: Slip | None, *, hint: str | None = None):
+    """Fail with ``message``, completed by the diagnosis of ``slip`` when one was recognised."""
+    if slip is None:
+        fail(message, hint=hint)
+    fail(f"{message}: {slip.why}", hint=slip.hint or hint, diagnosis=slip.name)
+
+
+def not_judged(what: str, got, needs: str, function: str):
+    """A property check cannot weigh ``got``: say why once, and where the real problem is reported."""
+    raise NotJudged(f"Could not be judged: {what} returned {show(got)}, which is {describe_type(got)}, and "
+                    f"this property is about {needs}. The other checks of {function} say what to change; "
+                    f"once they pass, this one can judge.")
+
+
+def judged_number(got, what: str, function: str) -> float:
+    """``got`` as a float for a property check, or :class:`NotJudged` if it is not one number."""
+    if isinstance(got, (bool, np.bool_)) or not isinstance(got, (int, float, np.integer, np.floating)) \
+            and not (isinstance(got, np.ndarray) and got.ndim == 0 and got.dtype.kind in "iuf"):
+        not_judged(what, got, f"the number {function} returns", function)
+    return float(got)
+
+
+def judged_array(got, shape: tuple, what: str, function: str) -> np.ndarray:
+    """``got`` as a float array of ``shape`` for a property check (lists of numbers too), or
+    :class:`NotJudged` if it is not one."""
+    arr = None
+    if isinstance(got, np.ndarray) and got.dtype.kind in "biuf":
+        arr = got.astype(float)
+    elif isinstance(got, (list, tuple)):
+        try:
+            arr = np.array(got, dtype=float)
+        except (TypeError, ValueError):
+            arr = None
+    if arr is None or arr.shape != tuple(shape):
+        not_judged(what, got, f"a result of shape {tuple(shape)}", function)
+    return arr
 
 
 def as_number(got, what: str) -> float:
@@ -262,32 +441,51 @@ def close_enough(got, expected, tol: Tolerance, scale=None) -> np.ndarray:
 
 
 def expect_close(got, expected, tol: Tolerance, *, scale=None, what: str | None = None,
-                 learner: Learner | None = None, hint: str = ""):
+                 learner: Learner | None = None, hint: str = "", slips=(), probe=None):
     """Fail unless ``got`` equals ``expected`` (a number or an array) within ``tol``.
 
-    ``what`` names the call in the message (default: the learner's last call).
+    ``what`` names the call in the message (default: the learner's last call). ``hint``
+    is a sentence added to the message; ``slips`` are the recognisable mistakes
+    (:class:`Slip`) of this example: the first that ``got`` equals is named instead
+    (``probe``: see :func:`diagnose`).
     """
     what = what or (learner.last_call if learner else "the function")
     expected_arr = np.asarray(expected, dtype=float)
     if expected_arr.ndim == 0:
         value = as_number(got, what)
         if not close_enough(value, expected_arr, tol, scale).all():
-            fail(f"{what} returned {show(value)}, expected {show(float(expected_arr))}{_hint(hint)}")
+            _fail_value(f"{what} returned {show(value)}, expected {show(float(expected_arr))}", value, hint, slips,
+                        probe)
         return value
-    arr = as_array(got, what)
+    try:
+        arr = as_array(got, what)
+    except Mismatch as wrong:  # not an array at all; a recognisable slip may still explain it
+        slip = diagnose(got, slips, probe=probe) if slips else None
+        if slip is None:
+            raise
+        fail_with(str(wrong), slip)
     if arr.shape != expected_arr.shape:
-        fail(f"{what} returned {describe_type(got)}; expected shape {tuple(expected_arr.shape)}{_hint(hint)}")
+        _fail_value(f"{what} returned {describe_type(got)}; expected shape {tuple(expected_arr.shape)}", arr,
+                    hint, slips, probe)
     ok = close_enough(arr, expected_arr, tol, scale)
     if not ok.all():
         idx = tuple(int(i) for i in np.argwhere(~ok)[0])
         at = f" (first difference at index {idx[0] if len(idx) == 1 else idx}: " \
              f"{show(arr[idx].item())} vs {show(expected_arr[idx].item())})"
-        fail(f"{what} returned {show(arr)}, expected {show(expected_arr)}{at}{_hint(hint)}")
+        _fail_value(f"{what} returned {show(arr)}, expected {show(expected_arr)}{at}", arr, hint, slips, probe)
     return arr
 
 
+def _fail_value(message: str, got, hint: str, slips, probe=None) -> None:
+    slip = diagnose(got, slips, probe=probe) if slips else None
+    if slip is not None:
+        fail_with(message, slip)
+    fail(message + _hint(hint))
+
+
 def _hint(hint: str) -> str:
-    return f". {hint}" if hint else ""
+    """A sentence after the message: ``. It should ...`` (always in sentence case)."""
+    return f". {hint[:1].upper()}{hint[1:]}" if hint else ""
 
 
 def is_finite_number(x) -> bool:

@@ -8,9 +8,10 @@ import numpy as np
 from hypothesis import strategies as st
 
 from .. import strategies as S
+from ..runner.expressions import Function
 from ..format import describe_type, show
-from .base import (Registry, as_number, close_enough, expect_array, expect_close, expect_float,
-                   expect_inputs_unchanged, fail)
+from .base import (Registry, Slip, as_number, close_enough, diagnose, expect_array, expect_close, expect_float,
+                   expect_inputs_unchanged, fail, fail_with)
 
 checks = Registry("gradient_descent")
 
@@ -31,24 +32,34 @@ def _updates(k: int) -> str:
 
 # ----------------------------------------------------------------------------- gradient_descent
 
-@checks.add("gradient_descent", "follows_update_rule", S.descent_problems())
+# The docstring's example: the gradient 2·x[0] of x[0]², from [10.0] with lr = 0.1 (8.0, 6.4, 5.12, ...).
+PARABOLA = Function.vector([["mul", ["const", 2.0], ["var", 0]]])
+
+
+@checks.add("gradient_descent", "follows_update_rule", S.descent_problems(),
+            examples=tuple((PARABOLA, np.array([10.0]), 0.1, steps) for steps in (1, 2, 3)))
 def _(learner, tol, grad_fn, x0, lr, steps):
     expected = _descend(grad_fn, x0, lr, steps)
     got = learner.gradient_descent(grad_fn, x0, lr, steps)
     scale = 1.0 + np.abs(x0) + np.abs(expected)  # each step is a contraction: rounding stays this size
-    hint = ""
-    if isinstance(got, np.ndarray) and got.shape == x0.shape and got.dtype.kind == "f" \
-            and not close_enough(got, expected, tol, scale).all():
-        with np.errstate(all="ignore"):
-            climbed = np.array(x0, dtype=float)
-            for _ in range(steps):
-                climbed = climbed + lr * grad_fn(climbed)
-            if close_enough(got, climbed, tol, 1.0 + np.abs(x0) + np.abs(climbed)).all():
-                hint = "that is where adding the gradient leads: subtract lr·grad_fn(x) to go downhill"
-    expect_close(got, expected, tol, scale=scale, learner=learner, hint=hint)
+    expect_close(got, expected, tol, scale=scale, learner=learner, slips=(
+        Slip("climbs", lambda: _climb(grad_fn, x0, lr, steps), "that is where adding the gradient leads",
+             "Subtract lr·grad_fn(x) to go downhill: the gradient points uphill."),
+        Slip("gradient_at_x0", lambda: np.array(x0, dtype=float) - steps * lr * grad_fn(np.array(x0, dtype=float)),
+             "that is where steps with the gradient at x0 lead: the gradient was not evaluated again after moving",
+             "Evaluate grad_fn at the current x in every step, not once at the start."),
+    ))
 
 
-@checks.add("gradient_descent", "takes_exactly_steps_updates", S.halving_problems())
+def _climb(grad_fn, x0, lr, steps):
+    x = np.array(x0, dtype=float)
+    for _ in range(steps):
+        x = x + lr * grad_fn(x)
+    return x
+
+
+@checks.add("gradient_descent", "takes_exactly_steps_updates",
+            st.one_of(S.halving_problems(), S.tiny_halving_problems()))
 def _(learner, tol, grad_fn, x0, lr, steps):
     got = learner.gradient_descent(grad_fn, x0, lr, steps)
     expected = _descend(grad_fn, x0, lr, steps)
@@ -58,14 +69,20 @@ def _(learner, tol, grad_fn, x0, lr, steps):
         arr = None
     if arr is not None and arr.shape == expected.shape and not close_enough(arr, expected, tol).all():
         for k in range(0, steps + 4):
-            if k != steps and close_enough(arr, _descend(grad_fn, x0, lr, k), tol).all():
+            reached = _descend(grad_fn, x0, lr, k)
+            if k != steps and close_enough(arr, reached, tol).all():
                 start = " (x0 itself)" if k == 0 else ""
                 wanted = "x0's values (zero updates)" if steps == 0 else f"the point after exactly {_updates(steps)}"
-                fail(f"{learner.last_call} returned {show(arr)}, which is where {_updates(k)} "
-                     f"lead{'s' if k == 1 else ''}{start}; "
-                     f"steps={steps} asks for {wanted}, {show(expected)}")
+                message = (f"{learner.last_call} returned {show(arr)}, which is where {_updates(k)} "
+                           f"lead{'s' if k == 1 else ''}{start}; steps={steps} asks for {wanted}, {show(expected)}")
+                if k < steps and np.abs(grad_fn(reached)).max() < 1e-6:
+                    fail(f"{message}. The gradient there is tiny, but not 0: stopping early when it looks "
+                         f"small changes the answer",
+                         hint="Run the loop all `steps` times, however small the gradient gets: no break, no "
+                              "tolerance test.", diagnosis="stops_early")
+                fail(message, diagnosis="too_many_updates" if k > steps else "too_few_updates")
     expect_close(got, expected, tol, learner=learner,
-                 hint=f"each update halves the distance to the minimum here; steps={steps} means {_updates(steps)}")
+                 hint=f"Each update halves the distance to the minimum here; steps={steps} means {_updates(steps)}")
 
 
 @checks.add("gradient_descent", "leaves_x0_unchanged",
@@ -78,6 +95,16 @@ def _(learner, tol, problem, steps):
 @checks.add("gradient_descent", "returns_array", S.descent_problems(max_steps=5))
 def _(learner, tol, grad_fn, x0, lr, steps):
     expect_array(learner.gradient_descent(grad_fn, x0, lr, steps), x0.shape, learner.last_call)
+    # The contract allows any x0, integers too: the result is a float copy even after 0 updates.
+    whole = np.round(x0).astype(np.int64)
+    for k in dict.fromkeys((0, steps)):
+        got = learner.gradient_descent(grad_fn, whole, lr, k)
+        if isinstance(got, np.ndarray) and got.dtype.kind in "biu":
+            fail(f"{learner.last_call} returned {show(got)}, an array of dtype {got.dtype}; expected floats. Here "
+                 f"x0 holds integers, and a copy made with x0.copy() (or x = x0) keeps its dtype",
+                 hint="Start from a float copy, np.array(x0, dtype=float): then the result is a float array "
+                      "whatever x0 holds, even when steps is 0.", diagnosis="integer_copy_of_x0")
+        expect_array(got, x0.shape, learner.last_call)
 
 
 # ----------------------------------------------------------------------------- fit_line
@@ -125,7 +152,7 @@ def _pair_text(pair) -> str:
     return f"({float(pair[0])!r}, {float(pair[1])!r})"
 
 
-@checks.add("fit_line", "recovers_least_squares_line", S.noisy_lines())
+@checks.add("fit_line", "recovers_least_squares_line", S.noisy_lines(), examples=(WORKED,))
 def _(learner, tol, x, y):
     got = learner.fit_line(x, y)
     m, b = _pair(got, learner.last_call)
@@ -159,7 +186,10 @@ def _(learner, tol, x, y):
     if isinstance(got, np.ndarray):
         fail(f"{what} returned {show(got)}, which is {describe_type(got)}; expected a tuple (m, b) of two floats, "
              f"e.g. return float(m), float(b)")
-    if not isinstance(got, (tuple, list)) or len(got) != 2:
+    if isinstance(got, list):
+        fail(f"{what} returned {show(got)}, a list; expected a tuple (m, b) of two floats", diagnosis="list_not_tuple",
+             hint="Writing return m, b makes a tuple by itself; float(...) makes each number a Python float.")
+    if not isinstance(got, tuple) or len(got) != 2:
         fail(f"{what} returned {show(got)}, which is {describe_type(got)}; expected a tuple (m, b) of two floats")
     expect_float(got[0], f"{what} (its first item, m)")
     expect_float(got[1], f"{what} (its second item, b)")
@@ -189,40 +219,38 @@ def _(learner, tol, xy, epochs, lr):
     steps = f"{epochs} full-batch step{'s' if epochs != 1 else ''} of lr={lr}"
     lead = "leads" if epochs == 1 else "lead"
     n = x.size
-    diagnoses = [
-        (lambda: tuple(np.polyfit(x, y, 1)),
-         f"that is the least-squares line itself, which {steps} from zero {'does' if epochs == 1 else 'do'} not "
-         f"reach yet: fit_line must get there by gradient descent, one update per epoch (a closed-form fit such "
-         f"as np.polyfit skips the descent)"),
-        (lambda: _fit(x, y, lr, epochs, factor=1.0),
-         "that is where the gradient without its factor 2 leads: the derivative of (m·x + b − y)² is "
-         "2·(m·x + b − y) times the derivative of the inside"),
-        (lambda: _fit(x, y, lr, epochs, reduce=np.sum),
-         f"that is where a sum over the {n} points leads: the MSE is a mean, so divide the summed gradient by N"),
-        (lambda: _fit(x, y, lr, epochs, factor=1.0, reduce=np.sum),
-         "that is where a sum without the factor 2 leads: the gradient of the mean squared error is "
-         "(2/N)·Σ e·x for m and (2/N)·Σ e for b"),
-        (lambda: _fit(x, y, lr, epochs, together=False),
-         "that is where updating m before computing b's gradient leads: compute both derivatives from the "
-         "same old m and b, then update both"),
-        (lambda: _fit(x, y, lr, epochs, sign=-1.0),
-         "that is where adding the gradient leads: subtract lr times the gradient to go downhill"),
-        (lambda: _fit(x, y, lr, epochs + 1), f"that is where {epochs + 1} epochs lead: do exactly `epochs` updates"),
-        (lambda: _fit(x, y, lr, epochs - 1) if epochs > 1 else None,
-         f"that is where {epochs - 1} epochs lead: do exactly `epochs` updates"),
-        (lambda: _fit(x, y, 0.05, epochs) if lr != 0.05 else None,
-         "that is where lr=0.05 leads: use the learning rate you are given, not the default"),
-        (lambda: tuple(expected[::-1]),
-         "those are the right numbers in the wrong order: return (m, b), the slope first"),
-    ]
-    with np.errstate(all="ignore"):  # some slips blow up; that is for the learner, not for stderr
-        for candidate, why in diagnoses:
-            target = candidate()
-            if target is not None and _is_close((m, b), target, 1e-9):
-                break
-        else:
-            why = f"that is where {steps} from m = b = 0 {lead}"
-    fail(f"{learner.last_call} returned {show(got)}, expected {_pair_text(expected)}: {why}")
+    slips = (
+        Slip("closed_form", lambda: tuple(np.polyfit(x, y, 1)),
+             f"that is the least-squares line itself, which {steps} from zero {'does' if epochs == 1 else 'do'} not "
+             f"reach yet: fit_line must get there by gradient descent, one update per epoch (a closed-form fit such "
+             f"as np.polyfit skips the descent)"),
+        Slip("missing_factor_2", lambda: _fit(x, y, lr, epochs, factor=1.0),
+             "that is where the gradient without its factor 2 leads: the derivative of (m·x + b − y)² is "
+             "2·(m·x + b − y) times the derivative of the inside"),
+        Slip("sum_not_mean", lambda: _fit(x, y, lr, epochs, reduce=np.sum),
+             f"that is where a sum over the {n} points leads: the MSE is a mean, so divide the summed gradient by N"),
+        Slip("sum_without_factor_2", lambda: _fit(x, y, lr, epochs, factor=1.0, reduce=np.sum),
+             "that is where a sum without the factor 2 leads: the gradient of the mean squared error is "
+             "(2/N)·Σ e·x for m and (2/N)·Σ e for b"),
+        Slip("updates_one_at_a_time", lambda: _fit(x, y, lr, epochs, together=False),
+             "that is where updating m before computing b's gradient leads: compute both derivatives from the "
+             "same old m and b, then update both"),
+        Slip("climbs", lambda: _fit(x, y, lr, epochs, sign=-1.0),
+             "that is where adding the gradient leads: subtract lr times the gradient to go downhill"),
+        Slip("one_epoch_too_many", lambda: _fit(x, y, lr, epochs + 1),
+             f"that is where {epochs + 1} epochs lead: do exactly `epochs` updates"),
+        Slip("one_epoch_too_few", lambda: _fit(x, y, lr, epochs - 1) if epochs > 1 else None,
+             f"that is where {epochs - 1} epochs lead: do exactly `epochs` updates"),
+        Slip("ignores_lr", lambda: _fit(x, y, 0.05, epochs) if lr != 0.05 else None,
+             "that is where lr=0.05 leads: use the learning rate you are given, not the default"),
+        Slip("m_and_b_swapped", lambda: tuple(expected[::-1]),
+             "those are the right numbers in the wrong order: return (m, b), the slope first"),
+    )
+    message = f"{learner.last_call} returned {show(got)}, expected {_pair_text(expected)}"
+    slip = diagnose((m, b), slips, atol=1e-9)
+    if slip is None:
+        fail(f"{message}: that is where {steps} from m = b = 0 {lead}")
+    fail_with(message, slip)
 
 
 @checks.add("fit_line", "leaves_inputs_unchanged", S.noisy_lines((6, 8)))

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..format import describe_type, show
 from ..runner.wire import WireTensor
-from .base import Tolerance, close_enough, fail
+from .base import Tolerance, close_enough, diagnose, fail, fail_with
 
 
 @functools.lru_cache(maxsize=1)
@@ -37,17 +37,26 @@ def dtype_tolerance(tol: Tolerance, dtype: str) -> Tolerance:
 
 
 def expect_tensor(got, expected: np.ndarray, *, dtype: str, device: str, tol: Tolerance, what: str,
-                  name: str = "the result", values: bool = True) -> np.ndarray:
+                  name: str = "the result", values: bool = True, slips=(), probe=None) -> np.ndarray:
     """Fail unless ``got`` is a tensor of ``expected``'s shape, the dtype and device, and values
-    (``values=False`` checks only the first three).
+    (``values=False`` checks only that it is a tensor, of the dtype, on the device).
 
     Values are compared relative to the largest entry of ``expected`` (gradients are sums of
     products, whose rounding error scales with the biggest terms, not with each entry).
+    ``slips``: the recognisable mistakes (:class:`~grader.checks.base.Slip`) for this tensor,
+    named when a wrong shape or wrong values match one (``probe``: see ``base.diagnose``).
     """
     if not isinstance(got, WireTensor):
         fail(f"{what}: {name} is {show(got)}, which is {describe_type(got)}; expected a torch tensor")
-    if tuple(got.shape) != tuple(expected.shape):
-        fail(f"{what}: {name} has shape {tuple(got.shape)}; expected shape {tuple(expected.shape)}")
+    loose = dtype_tolerance(tol, dtype)
+    size = float(np.abs(expected).max(initial=0.0)) + 1.0
+
+    def recognised():
+        return diagnose(got.array, slips if values else (), rtol=max(loose.rtol, 1e-9) * 10,
+                        atol=max(loose.atol, 1e-12) * 10 * size, probe=probe)
+
+    if values and tuple(got.shape) != tuple(expected.shape):  # values=False: dtype and device only
+        fail_with(f"{what}: {name} has shape {tuple(got.shape)}; expected shape {tuple(expected.shape)}", recognised())
     if got.dtype != dtype:
         fail(f"{what}: {name} has dtype torch.{got.dtype}; expected torch.{dtype}, the dtype of the inputs "
              f"(avoid creating new tensors with a fixed dtype; torch.zeros_like and friends keep it)")
@@ -61,8 +70,8 @@ def expect_tensor(got, expected: np.ndarray, *, dtype: str, device: str, tol: To
     ok = close_enough(got.array.astype(float), expected.astype(float), tol, scale)
     if not ok.all():
         idx = tuple(int(i) for i in np.argwhere(~ok)[0])
-        fail(f"{what}: {name} is {show(got.array)}, expected {show(expected)} (first difference at index "
-             f"{idx}: {show(got.array[idx].item())} vs {show(expected[idx].item())})")
+        fail_with(f"{what}: {name} is {show(got.array)}, expected {show(expected)} (first difference at index "
+                  f"{idx}: {show(got.array[idx].item())} vs {show(expected[idx].item())})", recognised())
     return got.array
 
 
@@ -78,3 +87,19 @@ def autograd_reference(fn, inputs: dict[str, np.ndarray], dtype: str) -> dict[st
         out = fn(**tensors)
         grads = torch.autograd.grad(out, list(tensors.values()), allow_unused=True)
     return {k: (np.zeros_like(v) if g is None else g.detach().numpy()) for (k, v), g in zip(inputs.items(), grads)}
+
+
+def expect_tensor_inputs_unchanged(learner, name, args, **kwargs):
+    """Call ``name`` and fail if it wrote into any tensor it was given (the caller's data)."""
+    learner.call(name, *args, _return_args=True, **kwargs)
+    params = learner._signatures.get(name, [])
+    for i, (before, after) in enumerate(zip(args, learner.last_args or [])):
+        if not isinstance(before, WireTensor):
+            continue
+        if not isinstance(after, WireTensor) or not np.array_equal(before.array, after.array, equal_nan=True):
+            pname = params[i] if i < len(params) else f"argument {i + 1}"
+            fail(f"{learner.last_call} changed its input {pname}: it was {show(before.array)} before the call "
+                 f"and {show(after.array if isinstance(after, WireTensor) else after)} after",
+                 hint="Build new tensors from the inputs instead of writing into them: in-place operations "
+                      "such as x[...] = ..., x += ... or x.mul_(...) change the caller's data.",
+                 diagnosis="changed_input")

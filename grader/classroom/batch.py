@@ -60,7 +60,7 @@ from dataclasses import dataclass
 
 from ..atomic import write_atomic, write_json_atomic
 from ..results import SANDBOX_MODES, _num, sandbox_name
-from ..runner import identity
+from ..runner import identity, kill
 from ..text import clean, show_name, spreadsheet_cell
 
 GRADED, TIMEOUT, ERROR = "graded", "timeout", "error"
@@ -264,61 +264,14 @@ def record_path(out: str, learner: Learner | bytes) -> str:
 
 # ----------------------------------------------------------------------------- grading one submission
 
-def _proc_table() -> dict[int, list[tuple[int, int]]]:
-    """``{ppid: [(pid, pgid)]}`` from /proc (empty where there is no /proc)."""
-    table: dict[int, list[tuple[int, int]]] = {}
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return table
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="utf-8", errors="replace") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            table.setdefault(int(fields[1]), []).append((int(entry), int(fields[2])))
-        except (OSError, IndexError, ValueError):
-            continue
-    return table
-
-
 def kill_tree(pid: int) -> None:
     """Kill a grading process, its process group, and every process it started.
 
-    The learner processes run in sessions of their own, so killing the grader's group is
-    not enough: the grader's group is frozen first (so it starts nothing new), the tree
-    of descendants is read from /proc, and each of their groups is killed.
+    The learner processes run in sessions (and namespaces) of their own, so killing the
+    grader's group is not enough: :func:`grader.runner.kill.kill_tree`, the runner's own
+    killer, freezes the tree, reads it again until nothing new appears, and kills it all.
     """
-    own = os.getpgid(0)
-    try:
-        os.killpg(pid, signal.SIGSTOP)
-    except (ProcessLookupError, PermissionError):
-        pass
-    table = _proc_table()
-    seen, todo, groups = set(), [pid], set()
-    while todo:
-        p = todo.pop()
-        for child, pgid in table.get(p, []):
-            if child not in seen:
-                seen.add(child)
-                todo.append(child)
-                groups.add(pgid)
-    for pgid in groups - {own}:
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-    for p in seen:
-        try:
-            os.kill(p, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-    if pid != own:
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+    kill.kill_tree(pid)
 
 
 _running: dict[int, subprocess.Popen] = {}

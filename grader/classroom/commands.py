@@ -10,11 +10,7 @@ import sys
 
 import click
 
-
-def _cli():
-    from .. import cli  # late: grader.cli imports this module at its end
-
-    return cli
+from .. import context
 
 
 @click.command("release")
@@ -33,11 +29,11 @@ def release_command(out, course_dir, pin):
     """
     from .release import ReleaseError, release
 
-    course = _cli().get_course()
+    course = context.get_course()
     try:
         done = release(out, course_dir, course, pin=pin)
     except ReleaseError as e:
-        _cli().fail_setup(str(e))
+        context.fail_setup(str(e))
     click.echo(f"Class repository created in {done['out']}:")
     click.echo(f"  main       {len(done['main'])} files: exercises/ (stubs), grader/, README.md, "
                f".github/workflows/classroom.yml")
@@ -69,19 +65,18 @@ def compare_command(exercise, ref, source, examples, limit, seed):
     from .compare import CompareError, compare_exercise, render
     from .gitref import source_at_ref_or_fail
 
-    cli = _cli()
-    course = cli.get_course()
+    course = context.get_course()
     if exercise not in course.names():
-        names = cli.resolve_names(course, (exercise,))  # unknown names: a usage error with a suggestion
+        names = context.resolve_names(course, (exercise,))  # unknown names: a usage error with a suggestion
         raise click.UsageError(f"compare runs code; {names[0]} is a quiz. Its answers at {ref} can be read "
                                f"with: git show {ref}:exercises/quizzes/{names[0]}.yaml")
-    source_dir = cli.resolve_source(source)
-    ref_dir = source_at_ref_or_fail(ref, _ref_folder(source or cli.DEFAULT_SOURCE))
+    source_dir = context.resolve_source(source)
+    ref_dir = source_at_ref_or_fail(ref, _ref_folder(source or context.DEFAULT_SOURCE))
     try:
         results = compare_exercise(course.get(exercise), source_dir, ref_dir,
                                    seed=course.seed if seed is None else seed, examples=examples, limit=limit)
     except CompareError as e:
-        cli.fail_setup(f"cannot compare {exercise}: {e}")
+        context.fail_setup(f"cannot compare {exercise}: {e}")
     click.echo(render(exercise, ref, results, limit))
     sys.exit(0 if all(r.agrees for r in results) else 1)
 
@@ -94,7 +89,7 @@ def _ref_folder(source: str) -> str:
     try:
         root = os.path.realpath(repo_root("."))
     except RefError as e:
-        _cli().fail_setup(str(e))
+        context.fail_setup(str(e))
     folder = os.path.realpath(source)
     if folder == root or folder.startswith(root + os.sep):
         return source
@@ -146,14 +141,13 @@ def batch_command(directory, exercises, out, jobs, force, shard, timeout, seed, 
     """
     from .batch import BatchError, Interrupted, deadline_text, parse_deadline, parse_shard, run_batch
 
-    cli = _cli()
-    course = cli.get_course()
-    names = cli.resolve_names(course, exercises)
+    course = context.get_course()
+    names = context.resolve_names(course, exercises)
     try:
         deadline = parse_deadline(before)
     except BatchError as e:
-        cli.fail_setup(str(e))
-    secret = cli.resolve_seed(course, seed, secret_seed_file)  # a broken secret: one paragraph, exit 2
+        context.fail_setup(str(e))
+    secret = context.resolve_seed(course, seed, secret_seed_file)  # a broken secret: one paragraph, exit 2
     if show_progress is None:
         show_progress = sys.stderr.isatty()
     bar = {}
@@ -181,7 +175,7 @@ def batch_command(directory, exercises, out, jobs, force, shard, timeout, seed, 
         try:
             grader = ClusterGrader(cluster, jobs or os.cpu_count() or 1, echo=click.echo)
         except _BatchError as e:
-            cli.fail_setup(str(e))
+            context.fail_setup(str(e))
         starting = on_start
 
         def on_start(n):  # noqa: F811 - the same, and the count for the progress lines
@@ -196,7 +190,7 @@ def batch_command(directory, exercises, out, jobs, force, shard, timeout, seed, 
                             secret_seed=secret if secret.is_secret else None, secret_file=secret_seed_file,
                             before=deadline, cluster=grader)
     except BatchError as e:
-        cli.fail_setup(str(e))
+        context.fail_setup(str(e))
     except Interrupted as e:
         if "bar" in bar:
             bar.pop("bar").__exit__(None, None, None)
@@ -241,7 +235,7 @@ def merge_command(inputs, out):
     try:
         summary = merge(list(inputs), out)
     except BatchError as e:
-        _cli().fail_setup(str(e))
+        context.fail_setup(str(e))
     csv_path, json_path = summary["paths"]
     click.echo(f"joined {summary['inputs']} gradebooks, {summary['learners']} learners: "
                f"{os.path.relpath(csv_path)} and {os.path.relpath(json_path)}")
@@ -269,7 +263,7 @@ def gradescope_zip_command(out, pin, course_dir, secret_seed_file):
     try:
         done = build_zip(out, pin, course_dir, secret_seed_file=secret_seed_file)
     except ZipError as e:
-        _cli().fail_setup(str(e))
+        context.fail_setup(str(e))
     click.echo(f"Gradescope autograder written to {done['out']}: {', '.join(done['files'][:2])}, "
                f"{done['solutions']} reference solution{'s' * (done['solutions'] != 1)}"
                f"{', a secret seed' if 'secret_seed' in done['files'] else ''}.")

@@ -139,7 +139,7 @@ def source_at_ref_or_fail(ref: str, folder: str) -> str:
     """:func:`source_at_ref` for the CLI: a RefError becomes a set-up error (exit code 2)."""
     import click
 
-    from ..cli import fail_setup
+    from ..context import fail_setup
 
     try:
         return source_at_ref(ref, folder, on_note=lambda line: click.echo(line, err=True))

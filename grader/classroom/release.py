@@ -2,7 +2,8 @@
 
 The result is a new git repository in OUT with two branches:
 
-- ``main``: the stubs (``exercises/``, without quiz answers), the grader package, ``pyproject.toml``, the
+- ``main``: the stubs (``exercises/``, built from the solutions' markers as ``grade author build``
+  writes them, without quiz answers), the grader package, ``pyproject.toml``, the
   install script, a learner-facing ``README.md``, ``.gitignore`` and the class workflow
   ``.github/workflows/classroom.yml``, which installs the grader pinned by ``pin`` (never the
   repository's own ``grader/``). No ``solutions/``, no reference quiz answers (the
@@ -119,6 +120,15 @@ def workflow_text(pin: str | None) -> str:
 def _copy_main(root: str, out: str, course, pin: str | None = None) -> None:
     shutil.copytree(os.path.join(root, "exercises"), os.path.join(out, "exercises"),
                     ignore=_ignore_answers(os.path.join(root, "exercises", "quizzes")))
+    # The stubs come from their one source, the solutions' markers (grade author build), never
+    # from the working copy of exercises/, where the author may have tried an exercise out.
+    from ..author.build import write_stubs
+    from ..author.markers import MarkerError
+
+    try:
+        write_stubs(os.path.join(root, "solutions"), os.path.join(out, "exercises"))
+    except MarkerError as e:
+        raise ReleaseError(f"the stubs cannot be built from the solutions: {e}") from None
     shutil.copytree(os.path.join(root, "grader"), os.path.join(out, "grader"), ignore=_ignore)
     shutil.copy2(os.path.join(root, "pyproject.toml"), os.path.join(out, "pyproject.toml"))
     for extra in ("scripts/install.sh", "LICENSE", "LICENSE.md", "LICENSE.txt"):

@@ -89,6 +89,28 @@ def resolve_student(explicit: str | None, answers: AnswersFile | None = None) ->
     return default_student()
 
 
+def student_as_set(explicit: str | None, answers: AnswersFile | None = None) -> str | None:
+    """The student id as the learner set it (``--student`` as typed, else the answers file's
+    ``student:`` as written); None when they set none (git's e-mail or "anonymous" is used)."""
+    if explicit is not None and explicit.strip():
+        return " ".join(explicit.split())
+    if answers is not None and answers.student:
+        return answers.student_as_set or answers.student
+    return None
+
+
+def student_label(explicit: str | None, answers: AnswersFile | None = None, quiz: str = "NAME") -> str:
+    """Whose numbers, for a learner to read: the id as they set it, or where it came from
+    when they set none (never a bare e-mail address that seems to come from nowhere)."""
+    chosen = student_as_set(explicit, answers)
+    if chosen is not None:
+        return f"student id {chosen}"
+    found = default_student()
+    if found == ANONYMOUS:
+        return f"'anonymous' (no student id is set: grade quiz {quiz} --student ID sets yours)"
+    return f"{found}, your git e-mail (grade quiz {quiz} --student ID sets your student id instead)"
+
+
 def grade_quizzes(names: list[str], source_dir: str, student: str | None = None, *,
                   display_source: str | None = None, keep_going: bool = False) -> list[ExerciseResult]:
     """One ExerciseResult per quiz. A broken quiz or answers file raises
@@ -123,13 +145,20 @@ def broken_quiz(quiz: Quiz, message: str) -> ExerciseResult:
 
 
 def grade_quiz(quiz: Quiz, answers: AnswersFile, student: str) -> ExerciseResult:
+    """One check per question. A question whose worked answer ``grade quiz --reveal`` showed
+    (listed under ``revealed:`` in the answers file) scores 0 whatever the answer, and says so."""
     checks = []
     for q in quiz.questions:
         given = answers.answers.get(q.id)
         check = CheckResult(name=q.label, function=q.id, kind="quiz", passed=False, max_score=q.points)
-        if given is None:
+        if q.id in answers.revealed:
+            right = given is not None and q.mark(given.value, student).passed
+            check.message = (f"Revealed: its worked answer was shown (grade quiz {quiz.name} --reveal {q.id}), "
+                             f"so it scores 0 points{', though your answer is now right' if right else ''}.")
+            check.extra["revealed"] = True
+        elif given is None:
             check.not_started = True
-            check.message = f"not answered yet: run grade quiz {quiz.name}"
+            check.message = f"Not answered yet: run grade quiz {quiz.name}."
         else:
             verdict = q.mark(given.value, student)
             check.passed = verdict.passed
@@ -145,15 +174,17 @@ def feedback(quiz, q, given, verdict, student, path: str) -> str:
     """What a report says about an answer: never the right answer, always a way on."""
     if verdict.passed:
         return ""
+    from ..format import points
+
     retry = f"grade quiz {quiz.name} --retry"
     shown = _dump(given.value)
     if verdict.problem:
         line = f", line {given.line}" if given.line else ""
-        return (f"your answer {shown} ({path}{line}) cannot be read: {verdict.problem}. "
+        return (f"Your answer {shown} ({path}{line}) cannot be read: {verdict.problem}. "
                 f"Correct it there, or answer again with: {retry}")
     hint = f" Hint: {q.fill(q.hints[0], student)}" if q.hints else ""
     if verdict.fraction > 0:
-        return (f"partly right ({verdict.fraction * q.points:g} of {q.points:g} points): weigh each "
+        return (f"Partly right ({points(verdict.fraction * q.points)} of {points(q.points)} points): weigh each "
                 f"choice on its own; a wrong pick costs as much as a right one earns.{hint} "
                 f"Answer again with: {retry}")
-    return f"your answer {shown} is not right.{hint} Think it over, then answer again with: {retry}"
+    return f"Your answer {shown} is not right.{hint} Think it over, then answer again with: {retry}"

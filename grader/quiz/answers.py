@@ -10,6 +10,7 @@
       cross_product: [1, -2, 3]   # a vector; a matrix is a list of rows
       gan_judge: discriminator    # a short text
       relu_range:                 # empty: not answered yet
+    revealed: [dot_product]       # answers grade quiz --reveal showed: these score 0
 
 ``grade quiz`` rewrites the whole file on every answer (a temporary file, then
 ``os.replace``, so a crash never leaves half a file); it refuses to touch a file it
@@ -18,6 +19,12 @@ through the submission gate (:mod:`grader.gate`): a regular file of at most
 ``MAX_ANSWERS_BYTES``, and YAML without anchors or aliases. The reference answers in
 ``solutions/quizzes/`` use the same format, with ``also_accept`` listing further accepted
 forms of a text or number answer (read only by ``grade quiz --seal``).
+
+``student`` is kept as the learner wrote it (``Ada@Example.com``, ``S-1042``) and shown
+that way; the numbers are drawn from its normalised form (lower case, single spaces), so
+``Ada@Example.com`` and ``ada@example.com`` get the same numbers. ``revealed`` lists the
+questions whose worked answer ``grade quiz NAME --reveal QUESTION`` showed: each scores 0
+points from then on, and every report says so.
 """
 from __future__ import annotations
 
@@ -31,7 +38,7 @@ from ..atomic import write_atomic
 from ..yamlfile import Node, YamlError, load
 from .model import MATRIX, MULTIPLE, NUMERIC, SINGLE, TEXT, TRUE_FALSE, VECTOR, Quiz
 
-_TOP = ("student", "answers", "also_accept")
+_TOP = ("student", "answers", "also_accept", "revealed")
 MAX_ANSWERS_BYTES = 1 << 20
 
 
@@ -45,9 +52,11 @@ class Answer:
 class AnswersFile:
     path: str
     exists: bool = False
-    student: str | None = None
+    student: str | None = None  # normalised: what the numbers are drawn from
     answers: dict[str, Answer] = field(default_factory=dict)
     also_accept: dict[str, list] = field(default_factory=dict)
+    student_as_set: str | None = None  # as the learner wrote it: what is shown
+    revealed: list[str] = field(default_factory=list)  # questions whose answer --reveal showed
 
 
 def answers_path(source_dir: str, quiz: str) -> str:
@@ -90,6 +99,15 @@ def read_answers(path: str, quiz: Quiz, *, shown_as: str | None = None) -> Answe
         if not isinstance(student, (str, int)) or isinstance(student, bool) or not str(student).strip():
             raise root.error("student", "must be text (an e-mail address or a student id)")
         out.student = normalise_student(str(student))
+        out.student_as_set = " ".join(str(student).split())
+    revealed = root.get("revealed")
+    if revealed is not None:
+        ids = list(revealed) if isinstance(revealed, list) else [revealed]
+        for qid in ids:
+            if not isinstance(qid, str) or quiz.get(qid) is None:
+                raise root.error("revealed", f"'{qid}' is not a question of the quiz '{quiz.name}' "
+                                             f"(its questions: {', '.join(quiz.ids())})")
+        out.revealed = sorted(set(ids), key=quiz.ids().index)
     for section in ("answers", "also_accept"):
         node = root.get(section)
         if node is None:
@@ -132,7 +150,8 @@ _FORM = {
 }
 
 
-def render_answers(quiz: Quiz, student: str | None, answers: dict, also_accept: dict | None = None) -> str:
+def render_answers(quiz: Quiz, student: str | None, answers: dict, also_accept: dict | None = None,
+                   revealed: list[str] | None = None) -> str:
     """The whole answers file: every question listed in quiz order, empty if unanswered."""
     lines = [
         f"# Your answers to the quiz '{quiz.name}': {quiz.title}.",
@@ -154,6 +173,8 @@ def render_answers(quiz: Quiz, student: str | None, answers: dict, also_accept: 
     width = min(max(len(t) for t, _ in entries) + 2, 48)
     for text, comment in entries:
         lines.append(f"{text:<{width}}# {comment}")
+    if revealed:
+        lines.append(f"revealed: {_dump(list(revealed))}  # answers shown by grade quiz --reveal: these score 0")
     if also_accept:
         lines.append("also_accept:")
         for qid, values in also_accept.items():
@@ -171,8 +192,8 @@ def _dump(value) -> str:
 
 
 def write_answers(path: str, quiz: Quiz, student: str | None, answers: dict,
-                  also_accept: dict | None = None) -> None:
+                  also_accept: dict | None = None, revealed: list[str] | None = None) -> None:
     """Replace the answers file atomically: a crash leaves the old file or the new one."""
     directory = os.path.dirname(path) or "."
     os.makedirs(directory, exist_ok=True)
-    write_atomic(path, render_answers(quiz, student, answers, also_accept))
+    write_atomic(path, render_answers(quiz, student, answers, also_accept, revealed))

@@ -4,6 +4,7 @@
     grade quiz NAME             ask the questions not answered yet, saving each answer
     grade quiz NAME --retry     ...and the ones answered wrongly
     grade quiz NAME --review    every answered question with its verdict and explanation
+    grade quiz NAME --reveal Q  after 3 wrong tries at question Q: its worked answer (Q then scores 0)
     grade quiz --check          validate every quiz file (and the reference answers)
     grade quiz --seal           write the answer keys from solutions/quizzes (quiz authors)
 
@@ -24,13 +25,16 @@ import click
 from ..gate import Snapshot
 from ..results import PASSED, STATUS_LABELS, Report
 from ..yamlfile import YamlError
-from . import (QuizSetupError, get_answers, get_quiz, grade_quiz, quiz_names, resolve_student)
+from . import (QuizSetupError, get_answers, get_quiz, grade_quiz, quiz_names, resolve_student, student_as_set,
+               student_label)
 from .answers import _dump, answers_path, write_answers
 from .model import (INDEX_FILE, MATRIX, MULTIPLE, NUMERIC, SINGLE, TEXT, TRUE_FALSE, TYPE_LABELS,
                     VECTOR, Question, Quiz, quiz_dir, read_quiz)
 
 DEFAULT_SOURCE = "exercises"
 REFERENCE_SOURCE = "solutions"
+# Wrong answers to one question (given in grade quiz) before --reveal shows its worked answer.
+REVEAL_AFTER = 3
 
 
 @click.command("quiz")
@@ -43,9 +47,12 @@ REFERENCE_SOURCE = "solutions"
                    "answers file, else git config user.email).")
 @click.option("--retry", is_flag=True, help="Also ask again the questions answered wrongly.")
 @click.option("--review", is_flag=True, help="Show each answered question with its verdict and explanation.")
+@click.option("--reveal", "reveal", metavar="QUESTION", default=None,
+              help=f"After {REVEAL_AFTER} wrong tries at QUESTION (its number or id): show its worked answer. "
+                   f"A revealed question scores 0 points, and reports say it was revealed.")
 @click.option("--check", is_flag=True, help="Validate the quiz files and the reference answers (exit 2 on a problem).")
 @click.option("--seal", is_flag=True, help="Quiz authors: write each quiz's answer key from the reference answers.")
-def quiz(name, source, student, retry, review, check, seal):
+def quiz(name, source, student, retry, review, check, seal, reveal=None):
     """Take the quizzes: `grade quiz` lists them, `grade quiz NAME` asks the questions.
 
     \b
@@ -54,8 +61,8 @@ def quiz(name, source, student, retry, review, check, seal):
     s to skip a question and q to stop: every answer is saved as you give it, in
     exercises/quizzes/NAME.yaml (which you may also edit by hand).
     """
-    if sum([retry, review, check, seal]) > 1:
-        raise click.UsageError("use only one of --retry, --review, --check and --seal.")
+    if sum([retry, review, check, seal, reveal is not None]) > 1:
+        raise click.UsageError("use only one of --retry, --review, --reveal, --check and --seal.")
     if check:
         sys.exit(check_quizzes(name, source))
     if seal:
@@ -66,22 +73,24 @@ def quiz(name, source, student, retry, review, check, seal):
         hint = f" Did you mean '{close[0]}'?" if close else ""
         raise click.UsageError(f"there is no quiz '{name}'.{hint} The quizzes: {', '.join(names)}.")
     source_dir = _source(source)
-    if name is None and (retry or review):
-        raise click.UsageError("--retry and --review need a quiz name: grade quiz NAME --retry.")
-    from ..cli import open_submission  # imported here: grader.cli imports this module
+    if name is None and (retry or review or reveal is not None):
+        raise click.UsageError("--retry, --review and --reveal need a quiz name: grade quiz NAME --retry.")
+    from ..context import open_submission
 
     with open_submission(source_dir) as snap:  # answers read from the grader's private copy
         if name is None:
             code = list_quizzes(names, source_dir, student, snap=snap)
         elif review:
             code = review_quiz(get_quiz(name), source_dir, student, snap=snap)
+        elif reveal is not None:
+            code = reveal_answer(get_quiz(name), reveal, source_dir, student, snap=snap)
         else:
             code = take_quiz(get_quiz(name), source_dir, student, retry, snap=snap)
     sys.exit(code)
 
 
 def _source(source: str | None) -> str:
-    from ..cli import resolve_source  # imported here: grader.cli imports this module
+    from ..context import resolve_source
 
     return resolve_source(source)
 
@@ -132,7 +141,9 @@ def _choices(q: Question) -> str:
 
 
 def _fmt(x: float) -> str:
-    return f"{x:g}"
+    from ..format import points
+
+    return points(x)
 
 
 # --- listing ----------------------------------------------------------------------------
@@ -145,7 +156,7 @@ def list_quizzes(names: list[str], source_dir: str, student: str | None, *, snap
         result = grade_quiz(quiz, answers, resolve_student(student, answers))
         answered = sum(1 for c in result.checks if not c.not_started)
         rows.append((n, quiz, result, answered))
-    width = max(len("quiz"), *(len(n) for n in names)) + 2
+    width = max([len("quiz"), *(len(n) for n in names)]) + 2  # a course may have no quizzes
     click.echo(click.style(f"{'#':>2}  {'quiz':<{width}}{'answered':>9}{'points':>10}   {'status':<13} title",
                            bold=True))
     for i, (n, quiz, result, answered) in enumerate(rows, 1):
@@ -214,14 +225,15 @@ def take_quiz(quiz: Quiz, source_dir: str, student_opt: str | None, retry: bool,
     parameterised = any(q.parameterised for q in quiz.questions)
     if parameterised and af.student and student != af.student:
         click.echo(click.style("note: ", fg="yellow", bold=True) +
-                   f"{path} was started as '{af.student}'; the numbers are now drawn for '{student}', "
-                   f"so numbered answers given before may no longer fit.", err=True)
+                   f"{path} was started as '{af.student_as_set or af.student}'; the numbers are now drawn for "
+                   f"'{student_as_set(student_opt, af) or student}', so numbered answers given before may no "
+                   f"longer fit.", err=True)
     answers = {qid: a.value for qid, a in af.answers.items()}
-    keep_student = student if parameterised else af.student
+    keep_student = _student_to_keep(quiz, student_opt, af, student)
 
     def save():
         try:
-            write_answers(path, quiz, keep_student, answers, af.also_accept)
+            write_answers(path, quiz, keep_student, answers, af.also_accept, af.revealed)
         except OSError as e:
             raise QuizSetupError(f"{path}: your answer could not be saved ({e.strerror or e}); the "
                                  f"answers saved before are unchanged.") from None
@@ -244,16 +256,24 @@ def take_quiz(quiz: Quiz, source_dir: str, student_opt: str | None, retry: bool,
     intro = (f"{len(todo)} to answer. Type ? for a hint, s to skip a question, q to stop; "
              f"each answer is saved in {path} as you give it.")
     if parameterised:
-        intro += f" Questions marked * use numbers drawn for {student}."
+        intro += f" Questions marked * use numbers drawn for {student_label(student_opt, af, quiz.name)}."
     click.echo(render(intro, 0))
     position = {q.id: i for i, q in enumerate(quiz.questions, 1)}
+
+    def wrong(q: Question) -> None:  # a wrong try, counted towards --reveal
+        tries = record_wrong_try(source_dir, quiz.name, q.id)
+        if tries >= REVEAL_AFTER and q.id not in af.revealed:
+            click.echo(render(f"That was wrong try {tries} at this question: grade quiz {quiz.name} --reveal "
+                              f"{q.id} shows its worked answer (the question then scores 0).", 4))
+
     try:
         for q in todo:
-            _ask(quiz, q, position[q.id], student, answers, save)
+            _ask(quiz, q, position[q.id], student, answers, save, on_wrong=wrong,
+                 revealed=q.id in af.revealed)
     except (_Stop, click.Abort, EOFError, KeyboardInterrupt):
         click.echo("")
-        click.echo(f"Stopped. The answers you gave are saved in {path}; "
-                   f"grade quiz {quiz.name} carries on where you left off.")
+        click.echo(render(f"Stopped. The answers you gave are saved in {path}; "
+                          f"grade quiz {quiz.name} carries on where you left off.", 0))
     result = grade_quiz(quiz, get_answers(quiz, source_dir), student)
     _save_progress(source_dir, result)
     answered = sum(1 for c in result.checks if not c.not_started)
@@ -280,7 +300,8 @@ def _header(quiz: Quiz, q: Question, number: int, student: str) -> None:
         click.echo(_choices(q))
 
 
-def _ask(quiz: Quiz, q: Question, number: int, student: str, answers: dict, save) -> None:
+def _ask(quiz: Quiz, q: Question, number: int, student: str, answers: dict, save, *,
+         on_wrong=lambda q: None, revealed: bool = False) -> None:
     _header(quiz, q, number, student)
     hints = [q.fill(h, student) for h in q.hints]
     shown_hints = 0
@@ -312,14 +333,18 @@ def _ask(quiz: Quiz, q: Question, number: int, student: str, answers: dict, save
         answers[q.id] = stored
         save()
         verdict = q.mark(stored, student)
-        if verdict.passed:
+        if verdict.passed and revealed:
+            click.echo(click.style("  ✓ Right (its answer was revealed, so it scores 0).", fg="green", bold=True))
+        elif verdict.passed:
             click.echo(click.style(f"  ✓ Right! +{_fmt(q.points)}", fg="green", bold=True))
         elif verdict.fraction > 0:
-            click.echo(click.style(f"  ◐ Partly right: {_fmt(round(verdict.fraction * q.points, 6))} of "
+            click.echo(click.style(f"  ◐ Partly right: {_fmt(verdict.fraction * q.points)} of "
                                    f"{_fmt(q.points)} points.", fg="yellow", bold=True))
         else:
             click.echo(click.style("  ✗ Not right.", fg="red", bold=True))
         click.echo(render(q.fill(q.explanation, student), 4))
+        if not verdict.passed:
+            on_wrong(q)
         return
 
 
@@ -369,6 +394,141 @@ def _save_progress(source_dir: str, result) -> None:
     progress.save(source_dir, Report(exercises=[result]))
 
 
+def _student_to_keep(quiz: Quiz, student_opt: str | None, af, student: str) -> str | None:
+    """The ``student:`` to write in the answers file, as the learner set it: the one the
+    numbers come from when the quiz draws numbers, else the one already there."""
+    if any(q.parameterised for q in quiz.questions):
+        return student_as_set(student_opt, af) or student
+    return af.student_as_set or af.student
+
+
+# --- wrong tries and --reveal -----------------------------------------------------------
+
+def wrong_tries(source_dir: str, quiz_name: str) -> dict[str, int]:
+    """``{question id: wrong answers given in grade quiz}``, from the learner's local state."""
+    from .. import progress
+
+    tries = progress.load_exercise(source_dir, quiz_name).get("tries")
+    return {k: v for k, v in tries.items() if isinstance(v, int)} if isinstance(tries, dict) else {}
+
+
+def record_wrong_try(source_dir: str, quiz_name: str, qid: str) -> int:
+    """Count one more wrong try at ``qid``; the count now (kept in .grade/progress.json)."""
+    from .. import progress
+
+    counted = {}
+
+    def add(entry):
+        tries = entry.get("tries") if isinstance(entry.get("tries"), dict) else {}
+        before = tries.get(qid) if isinstance(tries.get(qid), int) else 0
+        tries[qid] = counted["n"] = before + 1
+        entry["tries"] = tries
+
+    progress.update_exercise(source_dir, quiz_name, add)
+    return counted.get("n", 0)
+
+
+def find_question(quiz: Quiz, which: str) -> tuple[int, Question]:
+    """Question ``which`` (its number, 1 to n, or its id) and its number; a usage error otherwise."""
+    text = str(which).strip()
+    if text.isdigit() and 1 <= int(text) <= len(quiz.questions):
+        return int(text), quiz.questions[int(text) - 1]
+    for i, q in enumerate(quiz.questions, 1):
+        if q.id == text:
+            return i, q
+    close = difflib.get_close_matches(text, quiz.ids(), n=1)
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    raise click.UsageError(f"the quiz '{quiz.name}' has no question '{text}'.{hint} Give its number, 1 to "
+                           f"{len(quiz.questions)}, or its id: {', '.join(quiz.ids())}.")
+
+
+def worked_answer(q: Question, student: str) -> str | None:
+    """The right answer, when the course files can tell it: the right choices (their answer
+    key marks each choice), true or false, the learner's own drawn numbers. None for a fixed
+    number or text, which the quiz file holds only as a salted fingerprint."""
+    if q.type == SINGLE:
+        right = [i for i in range(1, len(q.choices) + 1) if q.mark(i, student).passed]
+        return "; ".join(f"{i}) {q.choices[i - 1]}" for i in right) or None
+    if q.type == MULTIPLE:
+        right = [i for i in range(1, len(q.choices) + 1) if q.choice_is_right(i)]
+        return "; ".join(f"{i}) {q.choices[i - 1]}" for i in right) or None
+    if q.type == TRUE_FALSE:
+        return next((_dump(v) for v in (True, False) if q.mark(v, student).passed), None)
+    if q.parameterised:
+        return _dump(_plain_numbers(q.expected(student)))
+    return None
+
+
+def _plain_numbers(value):
+    """A drawn answer as plain numbers (lists of floats, whole numbers as ints, 6 significant digits)."""
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, (list, tuple)):
+        return [_plain_numbers(v) for v in value]
+    if isinstance(value, float):
+        value = float(f"{value:.6g}")
+        return int(value) if value.is_integer() and abs(value) < 2**53 else value
+    return value
+
+
+def reveal_answer(quiz: Quiz, which: str, source_dir: str, student_opt: str | None, *,
+                  snap: Snapshot | None = None) -> int:
+    """``grade quiz NAME --reveal QUESTION``: after :data:`REVEAL_AFTER` wrong tries, the worked
+    answer, recorded in the answers file (the question then scores 0, and reports say it was
+    revealed) and in the local state. Before that, how many tries remain (exit code 1). A
+    question answered right already keeps its points: its explanation is shown, nothing is
+    recorded."""
+    from .. import progress
+
+    number, q = find_question(quiz, which)
+    path = answers_path(source_dir, quiz.name)
+    af = _answers(quiz, source_dir, snap)
+    student = resolve_student(student_opt, af)
+    given = af.answers.get(q.id)
+    revealed = q.id in af.revealed
+    tries = wrong_tries(source_dir, quiz.name).get(q.id, 0)
+    _header(quiz, q, number, student)
+    if not revealed and given is not None and q.mark(given.value, student).passed:
+        click.echo(click.style(f"  ✓ Your answer {_dump(given.value)} is right already", fg="green", bold=True)
+                   + ": nothing to reveal, and it keeps its points. Its explanation:")
+        click.echo(render(q.fill(q.explanation, student), 4))
+        return 0
+    if not revealed and tries < REVEAL_AFTER:
+        left = REVEAL_AFTER - tries
+        click.echo(render(f"Not yet: --reveal shows the worked answer after {REVEAL_AFTER} wrong tries at a question, "
+                          f"and you have had {tries} at this one ({left} more to go). Answering it right is better "
+                          f"still: grade quiz {quiz.name} --retry asks it again, and ? gives a hint. Only answers "
+                          f"given in grade quiz count as tries.", 2))
+        return 1
+    if not revealed:
+        refused = snap and (snap.refusal_of("quizzes") or snap.refusal_of(f"quizzes/{quiz.name}.yaml"))
+        if refused:
+            raise QuizSetupError(f"{snap.sentence(refused)} grade quiz records a revealed answer only in a real "
+                                 f"file: replace the link with one and run grade quiz again.")
+        answers = {qid: a.value for qid, a in af.answers.items()}
+        try:
+            write_answers(path, quiz, _student_to_keep(quiz, student_opt, af, student), answers, af.also_accept,
+                          [*af.revealed, q.id])
+        except OSError as e:
+            raise QuizSetupError(f"{path}: the reveal could not be recorded ({e.strerror or e}), so nothing "
+                                 f"is shown; the file is unchanged.") from None
+        progress.update_exercise(source_dir, quiz.name, lambda entry: entry.update(
+            revealed=sorted({*(entry.get("revealed") or []), q.id})))
+    answer = worked_answer(q, student)
+    click.echo("")
+    if answer is not None:
+        click.echo(click.style("  The answer: ", bold=True) + answer)
+    else:
+        click.echo(render("The quiz file keeps only a fingerprint of this answer, not the answer itself; the "
+                          "worked explanation below leads to it.", 2))
+    click.echo(render(q.fill(q.explanation, student), 4))
+    click.echo("")
+    click.echo(render(f"This question is marked revealed in {path} and in every report, and scores 0 points. "
+                      f"You can still answer it (grade quiz {quiz.name} --retry), to check that you can do it "
+                      f"yourself.", 0))
+    return 0
+
+
 # --- review -----------------------------------------------------------------------------
 
 def review_quiz(quiz: Quiz, source_dir: str, student_opt: str | None, *, snap: Snapshot | None = None) -> int:
@@ -379,6 +539,11 @@ def review_quiz(quiz: Quiz, source_dir: str, student_opt: str | None, *, snap: S
     for i, (q, check) in enumerate(zip(quiz.questions, result.checks), 1):
         _header(quiz, q, i, student)
         given = af.answers.get(q.id)
+        if q.id in af.revealed:
+            click.echo(click.style(f"  ◌ revealed with --reveal (0/{_fmt(check.max_score)})", fg="yellow")
+                       + (f"; your answer: {_dump(given.value)}" if given is not None else ""))
+            click.echo(render(q.fill(q.explanation, student), 4))
+            continue
         if given is None:
             click.echo(click.style("  · not answered yet", fg="yellow"))
             continue

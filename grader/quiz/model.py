@@ -40,8 +40,13 @@ CHECK_STUDENT = "quiz-check"
 
 
 def quiz_dir() -> str:
-    """Where the quiz files are: $DLGRADE_QUIZ_DIR, else the ones shipped with the grader."""
-    return os.environ.get(QUIZ_DIR_ENV) or PACKAGE_QUIZ_DIR
+    """Where the quiz files are: $DLGRADE_QUIZ_DIR, else the course's: a course folder's
+    ``quizzes/`` (``grade --course DIR``), or the ones shipped with the grader."""
+    if os.environ.get(QUIZ_DIR_ENV):
+        return os.environ[QUIZ_DIR_ENV]
+    from ..course import course_folder
+
+    return course_folder().quizzes
 
 
 @dataclass
@@ -299,9 +304,13 @@ def parse_rows(value) -> list[list[float]]:
 # --- loading ------------------------------------------------------------------------
 
 def load_index(directory: str | None = None) -> list[str]:
-    """The quiz names, in course order, from ``index.yaml``."""
+    """The quiz names, in course order, from ``index.yaml``. A course folder without
+    ``quizzes/index.yaml`` has no quizzes."""
+    course_default = directory is None and not os.environ.get(QUIZ_DIR_ENV)
     directory = directory or quiz_dir()
     path = os.path.join(directory, INDEX_FILE)
+    if course_default and directory != PACKAGE_QUIZ_DIR and not os.path.exists(path):
+        return []
     root = load(path)
     if not isinstance(root, Node) or "quizzes" not in root:
         raise YamlError(path, getattr(root, "line", None), "quizzes", "must list the quiz names")

@@ -38,10 +38,10 @@ import math
 import os
 import re
 
-from ..results import ERROR, PASSED, STATUS_LABELS, Report, _clean_text, _num
+from ..results import ERROR, PASSED, STATUS_LABELS, TOO_SLOW, Report, _clean_text, _num
 from .safe import dumps, encodable, isolation_line
 
-_MARKS = {PASSED: "✓"}
+_MARKS = {PASSED: "✓", TOO_SLOW: "◐"}
 
 # The encoded result (``result=`` excluded) stays within this many bytes: half of the
 # 128 KiB Linux allows one environment variable (MAX_ARG_STRLEN), with room for the rest.
@@ -225,8 +225,8 @@ def points(report: Report) -> str:
 def render(report: Report, **options) -> str:
     """One line per exercise, then ``Points X/Y``."""
     width = max([0] + [len(e.name) for e in report.exercises]) + 2
-    lines = [f"{_MARKS.get(e.status, '✗')} {e.name:<{width}}{_num(e.score)}/{_num(e.max_score)}"
-             f"  {STATUS_LABELS[e.status]}" for e in report.exercises]
+    lines = [f"{_MARKS.get(e.state, '✗')} {e.name:<{width}}{_num(e.score)}/{_num(e.max_score)}"
+             f"  {STATUS_LABELS[e.state]}" for e in report.exercises]
     lines.append(isolation_line(report.sandbox, report.seed))
     lines.append(points(report))
     return encodable("\n".join(lines))
@@ -326,7 +326,7 @@ def summary(report: Report, **options) -> str:
     size = 0
     cut = 0
     for e in report.exercises:
-        out += [f"### {_cell(e.name)}: {_num(e.score)}/{_num(e.max_score)} · {STATUS_LABELS[e.status]}", "",
+        out += [f"### {_cell(e.name)}: {_num(e.score)}/{_num(e.max_score)} · {STATUS_LABELS[e.state]}", "",
                 "| function | check | status | points |", "|---|---|---|---|", *rows.get(e.name, []), ""]
         for text in details.get(e.name, []):
             size += len(text.encode("utf-8"))

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 
-from ..results import ERROR, NOT_STARTED, PASSED, STATUS_LABELS, Report, _num
+from ..results import ERROR, NOT_STARTED, PASSED, STATUS_LABELS, TOO_SLOW, Report, _num, checks_state
 from .safe import dumps, isolation_line
 
 
@@ -89,7 +89,9 @@ VISIBLE = "visible"
 def _visible_status(checks) -> str:
     if not checks:
         return ""
-    return STATUS_LABELS[PASSED] if all(c.passed for c in checks) else STATUS_LABELS["failed"]
+    if all(c.passed for c in checks):
+        return STATUS_LABELS[PASSED]
+    return STATUS_LABELS[TOO_SLOW] if checks_state(checks) == TOO_SLOW else STATUS_LABELS["failed"]
 
 
 def summary(report: Report, sandbox: str | None = None, hidden: set | None = None) -> str:
@@ -111,7 +113,7 @@ def summary(report: Report, sandbox: str | None = None, hidden: set | None = Non
             lines.append(f"{e.name:<{width}}{f'{score}/{most}':>16}   {status}")
         else:
             lines.append(f"{e.name:<{width}}{f'{_num(e.score)}/{_num(e.max_score)}':>10}   "
-                         f"{STATUS_LABELS[e.status]}")
+                         f"{STATUS_LABELS[e.state]}")
     if hidden:
         lines += ["", f"Some checks are hidden ({len(hidden)}): the total is shown when they are released."]
     else:

@@ -109,7 +109,8 @@ def suite(exercise: ExerciseResult, sandbox: str = "", seed: str = "public", sou
     lines: dict[str, int] = {}
     props = ET.SubElement(el, "properties")
     for name, value in (("score", _num(exercise.score)), ("max_score", _num(exercise.max_score)),
-                        ("status", exercise.status), ("sandbox", sandbox or exercise.sandbox or "none"),
+                        ("status", exercise.status), ("state", exercise.state),
+                        ("sandbox", sandbox or exercise.sandbox or "none"),
                         ("seed", seed)):
         ET.SubElement(props, "property", {"name": name, "value": str(value)})
     for c, verdict in zip(exercise.checks, verdicts):

@@ -413,19 +413,24 @@ def _become_subreaper():
             pass
 
 
-def main():
-    read_fd, write_fd = int(sys.argv[1]), int(sys.argv[2])
-    if "--become" in sys.argv:
-        # Namespaces built by bubblewrap as root: take the fresh uid before anything else, and
-        # stop here if that fails (learner code never runs with privileges).
+def serve_child(read_fd, write_fd, report_fd, become=None):
+    """Serve the grader on these descriptors until it closes them (or says bye).
+
+    ``become``: the fresh uid to take first (as root), before anything of the learner's
+    runs; a child that cannot take it stops here (exit 71), so learner code never runs
+    with privileges. The cold start (:func:`main`) and the warm grader's zygote
+    (``zygote.py``, after its fork) both end here.
+    """
+    if become is not None:
         try:
-            identity.become(int(sys.argv[sys.argv.index("--become") + 1]))
-        except (OSError, ValueError, IndexError) as exc:
+            identity.become(become)
+        except (OSError, ValueError) as exc:
             os.write(2, f"\nthe grader could not give this process a user of its own: {exc}\n".encode())
             os._exit(71)
+        identity.die_with_parent()  # a uid change clears it: the namespace's init is the parent
     _become_subreaper()
     child = Child(read_fd, write_fd)
-    child.report_fd = int(sys.argv[3]) if len(sys.argv) > 3 and sys.argv[3].isdigit() else None
+    child.report_fd = report_fd
     try:
         child.serve()
     except BaseException as exc:  # noqa: B902 - the child's own code broken by learner code
@@ -434,6 +439,21 @@ def main():
                         f"{_safe_str(exc)[:200]}\n".encode("utf-8", "replace"))
         finally:
             os._exit(70)
+
+
+def main():
+    if "--zygote" in sys.argv:  # the warm grader: import once, fork a learner process per module
+        _load_sibling("zygote").main(sys.argv, identity, wire, serve_child)
+    read_fd, write_fd = int(sys.argv[1]), int(sys.argv[2])
+    become = None
+    if "--become" in sys.argv:
+        # Namespaces built by bubblewrap as root: take the fresh uid before anything else.
+        try:
+            become = int(sys.argv[sys.argv.index("--become") + 1])
+        except (ValueError, IndexError):
+            os._exit(71)
+    report_fd = int(sys.argv[3]) if len(sys.argv) > 3 and sys.argv[3].isdigit() else None
+    serve_child(read_fd, write_fd, report_fd, become)
 
 
 if __name__ == "__main__":

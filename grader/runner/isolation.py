@@ -43,7 +43,7 @@ SANDBOX_ENV = "GRADE_SANDBOX"
 RUNNER_DIR = os.path.dirname(os.path.abspath(__file__))
 GRADER_DIR = os.path.dirname(RUNNER_DIR)
 # The child's own code: all of it, and nothing else of the grader, is visible to the child.
-RUNNER_FILES = ("child.py", "wire.py", "expressions.py", "guard.py", "identity.py")
+RUNNER_FILES = ("child.py", "wire.py", "expressions.py", "guard.py", "identity.py", "zygote.py")
 CHILD_RUNNER = "/opt/grade-runner"  # where those files are, inside the namespace
 CHILD_WORK = "/work"  # the learner's private scratch folder, inside the namespace
 
@@ -226,17 +226,30 @@ def masks(hidden: list[str]) -> list[str]:
     return args
 
 
-def sandbox_arguments(*, as_root: bool, staged: str, scratch_mb: int, hidden: list[str],
-                      env: dict[str, str]) -> list[str]:
+def sandbox_arguments(*, as_root: bool, staged: str | None, scratch_mb: int, hidden: list[str],
+                      env: dict[str, str], zygote: bool = False, runner_fds: dict | None = None) -> list[str]:
     """The whole bwrap command line (up to ``--``) for one learner process.
 
     ``staged`` holds the learner's modules (bound read-only at /work/src) and the runner's
     files (bound at /opt/grade-runner); /work itself is a fresh tmpfs of ``scratch_mb``.
+
+    ``zygote``: the same sandbox for the warm grader's zygote (grader/runner/zygote.py),
+    which holds no learner's modules (each process it forks gets its own /work, /tmp,
+    /dev/shm and /proc) and keeps, besides what switching to a fresh uid takes, the
+    capability to build those namespaces (``CAP_SYS_ADMIN``). Each learner process it
+    forks drops every capability before it runs anything of the learner's.
+    ``runner_fds`` (``{file name: fd}``): the runner's files given as descriptors to copy
+    (``--ro-bind-data``) instead of a staged folder, so nothing is left on disk.
     """
     args = [bwrap_path() or "bwrap", *base_arguments(as_root=as_root), *masks(hidden)]
     args += ["--perms", "1777", "--size", str(max(1, scratch_mb) << 20), "--tmpfs", CHILD_WORK]
-    args += ["--ro-bind", os.path.join(staged, "src"), f"{CHILD_WORK}/src"]
-    args += ["--ro-bind", os.path.join(staged, "runner"), CHILD_RUNNER]
+    if not zygote:
+        args += ["--ro-bind", os.path.join(staged, "src"), f"{CHILD_WORK}/src"]
+    if runner_fds:
+        for name, fd in runner_fds.items():
+            args += ["--perms", "0644", "--ro-bind-data", str(fd), f"{CHILD_RUNNER}/{name}"]
+    else:
+        args += ["--ro-bind", os.path.join(staged, "runner"), CHILD_RUNNER]
     args += ["--perms", "1777", "--size", str(max(1, scratch_mb) << 20), "--tmpfs", "/dev/shm"]
     args += ["--chdir", CHILD_WORK, "--clearenv"]
     for key, value in env.items():
@@ -244,6 +257,8 @@ def sandbox_arguments(*, as_root: bool, staged: str, scratch_mb: int, hidden: li
     if as_root:
         args += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
                  "--cap-add", "CAP_SETPCAP"]  # just enough for the child to become its fresh uid
+        if zygote:
+            args += ["--cap-add", "CAP_SYS_ADMIN"]  # unshare and mount, for each learner process
     return args + ["--"]
 
 

@@ -54,6 +54,7 @@ import builtins
 import importlib
 import importlib.machinery
 import importlib.util
+import json
 import os
 import re
 import sys
@@ -256,6 +257,90 @@ class Findings:
 
     def __bool__(self) -> bool:
         return bool(self.module or any(self.functions.values()))
+
+
+_KEPT_FORMAT = 1
+_kept_readings: dict[str, dict] = {}
+
+
+def kept_autograd_uses(module_path: str, source_dir: str) -> Findings:
+    """:func:`autograd_uses`, read once per content of the folder (no work twice).
+
+    What the policy finds depends only on the modules in ``source_dir``, this file, and the
+    versions of torch, NumPy and Python: the same files (the untouched stubs every learner
+    starts from, a module saved again unchanged) give the same findings, kept in memory and
+    in the grader's cache folder (grader/examples.py; ``GRADE_EXAMPLE_CACHE=0`` keeps
+    nothing). Reading them needs no torch, whose import is most of the reader's time.
+    """
+    from .. import examples
+
+    key = _reading_key(module_path, source_dir) if examples.enabled() else None
+    if key is None:
+        return autograd_uses(module_path, source_dir)
+    kept = _kept_readings.get(key) or _read_kept(key, examples.cache_root())
+    if kept is not None:
+        return _from_kept(kept, source_dir)
+    findings = autograd_uses(module_path, source_dir)
+    kept = {"format": _KEPT_FORMAT, "key": key, "module": findings.module, "functions": findings.functions,
+            "calls": {k: sorted(v) for k, v in findings.calls.items()},
+            "files": sorted(os.path.basename(f) for f in findings.files)}
+    if all(os.path.dirname(f) == os.path.realpath(source_dir) for f in findings.files):
+        _kept_readings[key] = kept
+        examples.write_whole(os.path.join(examples.cache_root(), "policy"), f"{key}.json",
+                             json.dumps(kept).encode("utf-8"))
+    return findings
+
+
+def _reading_key(module_path: str, source_dir: str) -> str | None:
+    """A hash of everything the findings depend on; None if some module cannot be read."""
+    import hashlib
+    import importlib.metadata
+
+    digest = hashlib.sha256()
+    try:
+        with open(__file__, "rb") as f:
+            digest.update(f.read())
+        for name in ("torch", "numpy"):
+            try:
+                digest.update(f"{name}={importlib.metadata.version(name)};".encode())
+            except importlib.metadata.PackageNotFoundError:
+                digest.update(f"{name}=-;".encode())
+        digest.update(f"{sys.version};{_KEPT_FORMAT};{os.path.basename(module_path)};".encode())
+        for name in sorted(os.listdir(source_dir)):
+            if name.endswith(".py"):
+                with open(os.path.join(source_dir, name), "rb") as f:
+                    digest.update(name.encode("utf-8", "surrogateescape") + b"\0" +
+                                  hashlib.sha256(f.read()).digest())
+                # A module of the learner's named like one installed here is refused: what
+                # is installed is part of the reading.
+                digest.update(b"taken" if _taken_elsewhere(name[:-3]) else b"free")
+    except (OSError, ValueError):
+        return None
+    return digest.hexdigest()
+
+
+def _read_kept(key: str, root: str) -> dict | None:
+    try:
+        with open(os.path.join(root, "policy", f"{key}.json"), "rb") as f:
+            kept = json.loads(f.read(1 << 22))
+    except (OSError, ValueError):
+        return None
+    strings = (lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v))
+    mapping = (lambda v: isinstance(v, dict) and all(isinstance(k, str) and strings(x) for k, x in v.items()))
+    if not (isinstance(kept, dict) and kept.get("format") == _KEPT_FORMAT and kept.get("key") == key
+            and strings(kept.get("module")) and mapping(kept.get("functions")) and mapping(kept.get("calls"))
+            and strings(kept.get("files"))
+            and all(f.endswith(".py") and "/" not in f and f not in (".", "..") for f in kept["files"])):
+        return None
+    _kept_readings[key] = kept
+    return kept
+
+
+def _from_kept(kept: dict, source_dir: str) -> Findings:
+    folder = os.path.realpath(source_dir)
+    return Findings(module=list(kept["module"]), functions={k: list(v) for k, v in kept["functions"].items()},
+                    calls={k: set(v) for k, v in kept["calls"].items()},
+                    files={os.path.join(folder, name) for name in kept["files"]})
 
 
 def autograd_uses(module_path: str, source_dir: str) -> Findings:

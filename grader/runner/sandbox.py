@@ -20,6 +20,8 @@ wrote. See SECURITY.md for what holds in each mode.
 """
 from __future__ import annotations
 
+import collections
+import contextlib
 import fcntl
 import functools
 import json
@@ -37,7 +39,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from . import cgroup, identity, isolation, wire
+from . import cgroup, identity, isolation, kill, warm, wire
 from .expressions import Function
 from .isolation import GRADER_DIR, RUNNER_DIR, SandboxUnavailable, sandbox_mode  # noqa: F401 (re-exported)
 
@@ -76,6 +78,21 @@ class ProcessGone(Exception):
         # "timeout", "exited", "signal", "protocol", "cpu", "start", "output", "forbidden", "memory"
         self.reason = reason
         self.message = message
+
+
+class Diverged(BaseException):
+    """A check did not make the calls that were sent ahead of it (:meth:`LearnerProcess.prefetch`).
+
+    The learner's code has then run calls the check would not have made, so nothing of
+    this process can stand: the caller grades the task again the ordinary way, in a fresh
+    process. A BaseException, so that no check or hypothesis takes it for a failure.
+    ``other_call``: the check made a call other than the one sent (its calls depend on more
+    than its example, e.g. on the learner's earlier answers), not merely fewer.
+    """
+
+    def __init__(self, message: str, *, other_call: bool = False):
+        super().__init__(message)
+        self.other_call = other_call
 
 
 @dataclass
@@ -117,6 +134,17 @@ class LearnerProcess:
         self.uid: int | None = None
         self.cgroup: cgroup.SubmissionCgroup | None = None
         self._namespace_pidfd: int | None = None  # the PID namespace's first process (namespaces mode)
+        self.warm = False  # forked by a zygote (grader/runner/warm.py), not started cold
+        self._cpu_read_at = 0.0  # when the cgroup's CPU time was last read
+        self._inbox = bytearray()
+        # Calls sent ahead (prefetch): those sent, each (frame, reply, buffers, seconds), and
+        # those still to send, used in order.
+        self._prefetched: collections.deque | None = None
+        self._pending: collections.deque | None = None
+        self._window = 1
+        self.recording: list | None = None  # when a list: the frame of every call is added to it
+        self._replied_to: list | None = None  # the recording whose replies _replies holds
+        self._replies: set = set()  # the buffers the learner's code sent back, while recording
         # Reads of the reference solutions / the grader's process, reported by the child's
         # audit hook ("reference" or "grader-process", path). Sticky: the exercise fails.
         self.violations: list[tuple[str, str]] = []
@@ -148,58 +176,28 @@ class LearnerProcess:
         self.workdir = _private_folder(self.module_name, self.uid if self.sandbox == "uid" else None)
         self._stage()
         if self.forbid_autograd and self.read_policy:
-            from .lint import autograd_uses
+            from .lint import kept_autograd_uses
 
             src = os.path.join(self.workdir, "src")
-            self._autograd_lint = autograd_uses(self._staged_module(), src)
+            self._autograd_lint = kept_autograd_uses(self._staged_module(), src)
             for name in os.listdir(src):  # the child can import only what the policy read
                 if os.path.realpath(os.path.join(src, name)) not in self._autograd_lint.files:
                     os.remove(os.path.join(src, name))
         self._token = os.urandom(8).hex()
         self._out_tail, self._out_total, self._report_buf = bytearray(), 0, b""
+        self._inbox = bytearray()  # read from the child, not yet used (see _read_exactly)
         self.cgroup = cgroup.create(self.limits.memory_mb, self.limits.processes)
-        to_child_r, to_child_w = os.pipe()
-        from_child_r, from_child_w = os.pipe()
-        out_r, out_w = os.pipe()
-        report_r, report_w = os.pipe()
-        info_r, info_w = os.pipe() if self.sandbox == "namespaces" else (None, None)
-        os.set_blocking(report_w, False)  # the child's hook never blocks on a full pipe
-        child_fds = [fd for fd in (to_child_r, from_child_w, out_w, report_w, info_w) if fd is not None]
-        command, env, cwd, module_path, source_dir = self._command(to_child_r, from_child_w, report_w, info_w)
         if self.sandbox == "uid":
             nproc = self.limits.processes
         elif self.sandbox == "namespaces" and self.uid is not None:
             nproc = self.limits.processes  # counted for the fresh uid the child becomes
         else:
             nproc = _nproc_for_own_user(self.limits.processes)
-        join = self.cgroup.join_fds() if self.cgroup is not None else []
-        identity.libc()  # loaded here: the child calls into it between fork and exec
-        failure = None
-        try:
-            self.proc = _spawn(
-                command, stdin=subprocess.DEVNULL, stdout=out_w, stderr=subprocess.STDOUT,
-                cwd=cwd, env=env, pass_fds=tuple(child_fds), start_new_session=True, close_fds=True,
-                preexec_fn=functools.partial(_prepare_child, self.limits, self.uid if self.sandbox == "uid" else None,
-                                             nproc, tuple(join)),
-            )
-        except (OSError, subprocess.SubprocessError) as exc:
-            failure = exc
-        finally:
-            for fd in child_fds + join:  # the child has its copies (or there is no child)
-                os.close(fd)
-        if failure is not None:
-            for fd in (to_child_w, from_child_r, out_r, report_r, info_r):
-                if fd is not None:
-                    os.close(fd)
-            raise ProcessGone("start", f"could not be started ({failure})")
-        self._to_child, self._from_child, self._out_r, self._report_r = to_child_w, from_child_r, out_r, report_r
+        self.warm = self._start_warm(nproc)
+        if not self.warm:
+            self._start_cold(nproc)
         self._out_eof = False
-        for fd in (self._to_child, self._out_r, self._report_r):
-            os.set_blocking(fd, False)
-        for fd in (self._to_child, self._from_child, self._out_r, self._report_r):
-            fcntl.fcntl(fd, fcntl.F_SETFD, fcntl.FD_CLOEXEC)
-        if info_r is not None:
-            self._namespace_pidfd = _namespace_pidfd(info_r, self.proc, self.limits.call_timeout)
+        module_path, source_dir = self._child_paths()
         forbidden, allowed = forbidden_roots(self.source_dir)
         reply = self._request({"op": "load", "path": module_path, "module": self.module_name,
                                "source_dir": source_dir, "torch": self.torch,
@@ -239,31 +237,177 @@ class LearnerProcess:
             for folder in (self.workdir, src, runner):
                 os.chown(folder, self.uid, self.uid)
 
+    def _start_cold(self, nproc: int | None) -> None:
+        """Start the child as a new program (bubblewrap, or Python itself in a fresh uid)."""
+        to_child_r, to_child_w = os.pipe()
+        from_child_r, from_child_w = os.pipe()
+        out_r, out_w = os.pipe()
+        report_r, report_w = os.pipe()
+        info_r, info_w = os.pipe() if self.sandbox == "namespaces" else (None, None)
+        os.set_blocking(report_w, False)  # the child's hook never blocks on a full pipe
+        child_fds = [fd for fd in (to_child_r, from_child_w, out_w, report_w, info_w) if fd is not None]
+        command, env, cwd = self._command(to_child_r, from_child_w, report_w, info_w)
+        join = self.cgroup.join_fds() if self.cgroup is not None else []
+        identity.libc()  # loaded here: the child calls into it between fork and exec
+        failure = None
+        try:
+            self.proc = _spawn(
+                command, stdin=subprocess.DEVNULL, stdout=out_w, stderr=subprocess.STDOUT,
+                cwd=cwd, env=env, pass_fds=tuple(child_fds), start_new_session=True, close_fds=True,
+                preexec_fn=functools.partial(_prepare_child, self.limits, self.uid if self.sandbox == "uid" else None,
+                                             nproc, tuple(join)),
+            )
+        except (OSError, subprocess.SubprocessError) as exc:
+            failure = exc
+        finally:
+            for fd in child_fds + join:  # the child has its copies (or there is no child)
+                os.close(fd)
+        if failure is not None:
+            for fd in (to_child_w, from_child_r, out_r, report_r, info_r):
+                if fd is not None:
+                    os.close(fd)
+            raise ProcessGone("start", f"could not be started ({failure})")
+        self._keep_pipes(to_child_w, from_child_r, out_r, report_r)
+        if info_r is not None:
+            self._namespace_pidfd = _namespace_pidfd(info_r, self.proc, self.limits.call_timeout)
+
+    def _start_warm(self, nproc: int | None) -> bool:
+        """Fork the child from this framework's zygote (:mod:`grader.runner.warm`); False
+        where it cannot be (then nothing has changed, and the caller starts it cold)."""
+        zygote = self._zygote()
+        if zygote is None:
+            return False
+        to_child_r, to_child_w = os.pipe()
+        from_child_r, from_child_w = os.pipe()
+        out_r, out_w = os.pipe()
+        report_r, report_w = os.pipe()
+        os.set_blocking(report_w, False)  # the child's hook never blocks on a full pipe
+        join = self.cgroup.join_fds() if self.cgroup is not None else []
+        lim = self.limits
+        request = {"uid": self.uid, "token": self._token, "scratch_mb": lim.scratch_mb,
+                   "limits": {"cpu_seconds": lim.cpu_seconds, "file_size_mb": lim.file_size_mb,
+                              "open_files": lim.open_files, "memory_mb": lim.memory_mb, "nproc": nproc}}
+        proc = None
+        try:
+            proc = zygote.fork(request, [to_child_r, from_child_w, out_w, report_w, *join])
+        except warm.Unavailable:
+            pass
+        finally:
+            for fd in (to_child_r, from_child_w, out_w, report_w, *join):
+                os.close(fd)
+        if proc is not None:
+            self.proc = proc
+            self._keep_pipes(to_child_w, from_child_r, out_r, report_r)
+            try:
+                self._send_modules(time.monotonic() + max(10.0, lim.call_timeout))
+                return True
+            except (warm.Unavailable, OSError) as exc:
+                if os.environ.get("GRADE_DEBUG"):
+                    print(f"grade: warm start failed, starting cold: {exc}", file=sys.stderr)
+                zygote.broken = True  # its namespaces cannot be built here: cold from now on
+                proc.kill()
+                proc.wait()
+                proc.release()
+                self.proc = None
+                self._close_pipes()
+                return False
+        for fd in (to_child_w, from_child_r, out_r, report_r):
+            os.close(fd)
+        return False
+
+    def _zygote(self):
+        """The zygote that would fork this child, or None (cold start)."""
+        if self.sandbox != "namespaces" or self.uid is None:
+            return None
+        env = self._child_env()
+        env.update(HOME=isolation.CHILD_WORK, TMPDIR=isolation.CHILD_WORK, GRADE_SANDBOX_TOKEN=warm.TOKEN_PLACEHOLDER)
+        return warm.zygote_for("torch" if self.torch else "numpy", as_root=True, env=env, hidden=self._hidden())
+
+    def warm_up(self) -> bool:
+        """Start (in the background) the zygote this process's child would be forked from,
+        so that the first start finds it warm; whether there is one. ``grade`` calls it once
+        per framework before it forks its workers, which then share it."""
+        try:
+            self.sandbox = sandbox_mode(self.torch)
+        except SandboxUnavailable:
+            return False
+        as_root = os.geteuid() == 0 if hasattr(os, "geteuid") else False
+        self.uid = 0 if as_root else None  # only "is there a uid to take", for _zygote
+        try:
+            return self._zygote() is not None
+        finally:
+            self.uid = None
+
+    def _send_modules(self, deadline: float) -> None:
+        """The staged modules, to the forked child's namespace (then it is ready)."""
+        src = os.path.join(self.workdir, "src")
+        names = sorted(os.listdir(src))
+        buffers = []
+        for name in names:
+            with open(os.path.join(src, name), "rb") as f:
+                buffers.append(f.read())
+        view = memoryview(wire.pack({"op": "stage", "files": names}, buffers))
+        while view:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([], [self._to_child], [], left)[1]:
+                raise warm.Unavailable("the learner's modules could not be sent")
+            try:
+                view = view[os.write(self._to_child, view[: 1 << 20]):]
+            except BlockingIOError:
+                continue
+        self.proc.wait_ready(deadline)
+
+    def _keep_pipes(self, to_child: int, from_child: int, out_r: int, report_r: int) -> None:
+        self._to_child, self._from_child, self._out_r, self._report_r = to_child, from_child, out_r, report_r
+        for fd in (self._to_child, self._out_r, self._report_r):
+            os.set_blocking(fd, False)
+        for fd in (self._to_child, self._from_child, self._out_r, self._report_r):
+            fcntl.fcntl(fd, fcntl.F_SETFD, fcntl.FD_CLOEXEC)
+
+    def _close_pipes(self) -> None:
+        for fd in (self._to_child, self._from_child, self._out_r, self._report_r):
+            try:
+                if fd is not None:
+                    os.close(fd)
+            except OSError:
+                pass
+        self._to_child = self._from_child = self._out_r = self._report_r = None
+
+    def _child_paths(self) -> tuple[str, str]:
+        """(module path, source folder) as the child sees them."""
+        if self.sandbox == "namespaces":
+            src = f"{isolation.CHILD_WORK}/src"
+            return f"{src}/{os.path.basename(self.module_path)}", src
+        return self._staged_module(), os.path.join(self.workdir, "src")
+
+    def _hidden(self) -> list[str]:
+        """Folders to cover where the sandbox's read-only runtime would show them."""
+        hidden = [os.path.dirname(GRADER_DIR), GRADER_DIR, self.source_dir]
+        if self.workdir is not None:
+            hidden.append(self.workdir)
+        return hidden + forbidden_roots(self.source_dir)[0]
+
     def _staged_module(self) -> str:
         return os.path.join(self.workdir, "src", os.path.basename(self.module_path))
 
     def _command(self, to_child_r, from_child_w, report_w, info_w):
-        """(argv, environment, working folder, module path, source folder) for this mode."""
+        """(argv, environment, working folder) of a cold start in this mode."""
         env = self._child_env()
         fds = [str(to_child_r), str(from_child_w), str(report_w)]
         python = isolation.real_executable()
         if self.sandbox == "namespaces":
             inside = isolation.CHILD_WORK
             env.update(HOME=inside, TMPDIR=inside)
-            hidden = [os.path.dirname(GRADER_DIR), GRADER_DIR, self.source_dir, self.workdir]
-            hidden += forbidden_roots(self.source_dir)[0]
             args = isolation.sandbox_arguments(as_root=self.uid is not None, staged=self.workdir,
-                                               scratch_mb=self.limits.scratch_mb, hidden=hidden, env=env)
+                                               scratch_mb=self.limits.scratch_mb, hidden=self._hidden(), env=env)
             args[1:1] = ["--info-fd", str(info_w)]
             child = [python, "-I", "-u", f"{isolation.CHILD_RUNNER}/child.py", *fds]
             if self.uid is not None:
                 child += ["--become", str(self.uid)]
-            src = f"{inside}/src"
-            return args + child, {}, "/", f"{src}/{os.path.basename(self.module_path)}", src
+            return args + child, {}, "/"
         env.update(HOME=self.workdir, TMPDIR=self.workdir)
-        src = os.path.join(self.workdir, "src")
         child = [python, "-I", "-u", os.path.join(self.workdir, "runner", "child.py"), *fds]
-        return child, env, self.workdir, self._staged_module(), src
+        return child, env, self.workdir
 
     @property
     def alive(self) -> bool:
@@ -273,28 +417,34 @@ class LearnerProcess:
         """Kill the child and everything it started; remove its files."""
         if self.proc is not None:
             if self._namespace_pidfd is not None:  # the namespace's first process: all of it goes
-                _kill_pidfd(self._namespace_pidfd)
-            _kill_everything(self.proc.pid, self.uid if self.sandbox == "uid" else None, self._token)
+                kill.kill_pidfd(self._namespace_pidfd)
+            if self.warm:
+                self.proc.kill()  # by its pidfd: a forked child's pid is its zygote's to reap
+                # The namespace's first process ends only once every process in it has: after
+                # this wait the control group holds nothing more to kill.
+                kill.wait_pidfd(self.proc.pidfd, 10)
+            elif self.sandbox == "uid" and self.uid is not None:
+                kill.kill_group(self.proc.pid)  # the rest of its user: kill_user, once it is reaped
+            else:
+                kill.kill_tree(self.proc.pid, token=self._token)
             if self.cgroup is not None:
                 self.cgroup.kill()
             self.proc.wait()
             if self._namespace_pidfd is not None:
-                _wait_pidfd(self._namespace_pidfd)
+                kill.wait_pidfd(self._namespace_pidfd)
                 os.close(self._namespace_pidfd)
                 self._namespace_pidfd = None
             if self.sandbox == "uid" and self.uid is not None:  # whatever of its user still runs is a leftover
-                _kill_uid(self.uid)
+                kill.kill_user(self.uid)
             self._drain_output(check=False)
             self._read_reports()
-            for fd in (self._to_child, self._from_child, self._out_r, self._report_r):
-                try:
-                    if fd is not None:
-                        os.close(fd)
-                except OSError:
-                    pass
-            self._to_child = self._from_child = self._out_r = self._report_r = None
+            self._close_pipes()
+            if self.warm:
+                self.proc.release()
             self._out_eof = True
             self.proc = None
+        self._prefetched = self._pending = None
+        self._inbox = bytearray()
         if self.cgroup is not None:
             self.cgroup.remove()
             self.cgroup = None
@@ -347,13 +497,20 @@ class LearnerProcess:
         """All processes of the submission together used more CPU time than allowed (cgroup)."""
         if self.cgroup is None:
             return False
+        self._cpu_read_at = time.monotonic()
         used = self.cgroup.cpu_seconds()
         return used is not None and used > self.limits.cpu_seconds
 
     # ------------------------------------------------------------------ requests
     def call(self, fn: str | None, args=(), kwargs=None, *, return_args=False, keep=False,
-             target=None, method=None, timeout: float | None = None) -> Reply:
+             target=None, method=None, timeout: float | None = None, sync: bool = False) -> Reply:
         """Call ``fn(*args, **kwargs)`` in the child (or ``target.method(...)``).
+
+        ``keep``: the result stays in the child and a :class:`~grader.runner.wire.Handle` to it
+        comes back (arguments may be handles, and :meth:`store`'s). ``sync``: the child waits
+        for queued CUDA work before it replies, so ``Reply.seconds`` (the grader's clock,
+        from the request's first byte sent to the reply's last byte read: nothing of the
+        encoding or decoding) covers the whole call; timed runs (grader/timing/) use this.
 
         Raises :class:`ProcessGone` if the child hangs, dies or misbehaves; it is
         restarted on the next call.
@@ -374,11 +531,26 @@ class LearnerProcess:
             "target": None if target is None else target.id,
             "args": [_encode_arg(a, buffers) for a in args],
             "kwargs": {k: _encode_arg(v, buffers) for k, v in (kwargs or {}).items()},
-            "return_args": return_args, "keep": keep,
+            "return_args": return_args, "keep": keep, "sync": sync,
         }
-        started = time.perf_counter()
-        reply, out_buffers = self._request(header, buffers, timeout)
-        seconds = time.perf_counter() - started
+        frame = wire.pack(header, buffers)
+        if self.recording is not None:  # None: a call that cannot be sent ahead of its check
+            if self._replied_to is not self.recording:
+                self._replied_to, self._replies = self.recording, set()
+            # A call made with what the learner's code sent back (matmul(matmul(A, B), C))
+            # depends on the answer, not only on the example: it cannot be sent ahead.
+            plain = timeout is None and not keep and target is None and not sync and \
+                not any(len(b) >= 8 and bytes(b) in self._replies for b in buffers)
+            self.recording.append(frame if plain else None)
+        ahead = self._take_prefetched(frame) if self._prefetched is not None else None
+        if ahead is not None:
+            reply, out_buffers, seconds = ahead
+        else:
+            started = time.perf_counter()
+            reply, out_buffers = self._send_frame(frame, timeout)
+            seconds = time.perf_counter() - started
+        if self.recording is not None and self._replied_to is self.recording:
+            self._replies.update(bytes(b) for b in out_buffers if len(b) >= 8)
         self._drain_output()  # what it printed just before replying
         self._check_reports()
         result = self._decode_reply(reply, out_buffers, seconds)
@@ -389,9 +561,42 @@ class LearnerProcess:
         return result
 
     def describe(self, handle) -> dict:
-        reply, buffers = self._request({"op": "describe", "target": handle.id}, [])
-        value = self._decode_reply(reply, buffers, 0.0).value
+        """Facts about a kept torch module, read with ``torch.nn.Module``'s own methods."""
+        value = self._exchange({"op": "describe", "target": handle.id}, []).value
         return value if isinstance(value, dict) else {}
+
+    def store(self, values: list, *, sync: bool = False, timeout: float | None = None) -> Reply:
+        """Keep ``values`` (arrays, tensors) in the child; ``Reply.value`` is their handles'
+        ids, in order, for :meth:`call` to take as arguments without copying them again."""
+        buffers: list = []
+        header = {"op": "store", "values": [_encode_arg(v, buffers) for v in values], "sync": sync}
+        return self._exchange(header, buffers, timeout)
+
+    def fetch(self, handle, *, drop=(), sync: bool = False, timeout: float | None = None) -> Reply:
+        """The value a handle names, sent back; the handles in ``drop`` are forgotten."""
+        header = {"op": "fetch", "target": handle.id, "drop": [int(h) for h in drop], "sync": sync}
+        return self._exchange(header, [], timeout)
+
+    def widen_pipes(self, size: int = 1 << 20) -> None:
+        """Larger pipes to and from the child (1 MiB, not 64 KiB): megabytes of inputs cross
+        in a few writes. Where the system refuses, only slower."""
+        try:
+            for fd in (self._to_child, self._from_child):
+                if fd is not None:
+                    fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), size)
+        except OSError:
+            pass
+
+    def _exchange(self, header: dict, buffers: list, timeout: float | None = None) -> Reply:
+        """One request and its decoded reply (``Reply.seconds``: the round trip)."""
+        if not self.alive:
+            raise self._gone() if self.proc is not None else ProcessGone("start", "is not running")
+        started = time.perf_counter()
+        raw, out = self._request(header, buffers, timeout)
+        seconds = time.perf_counter() - started
+        self._drain_output()
+        self._check_reports()
+        return self._decode_reply(raw, out, seconds)
 
     def ping(self) -> float:
         """Seconds for one empty round trip."""
@@ -421,11 +626,141 @@ class LearnerProcess:
         self.close()
         raise ProcessGone("protocol", "sent back something the grader could not read")
 
+    # ------------------------------------------------------------------ calls sent ahead
+    def prefetch(self, frames: list[bytes]) -> None:
+        """The frames of the calls a check is expected to make (:attr:`recording`'s, from an
+        earlier run), to be sent ahead: :meth:`call` then finds its reply already there.
+
+        They go in windows, in order, each sent when the check asks for the first call of
+        it and four times as large as the one before (1, 4, 16, ...): a check that fails on
+        its first call has had no call run ahead of it. A call that is not the next frame stops
+        the sending: if frames were sent whose replies are not yet used, the learner's code
+        ran calls the check would not have made, and :class:`Diverged` is raised; if none
+        were, the call simply goes on its own. :meth:`prefetch_left` says how many were run
+        and not used (the caller must then not go on with this process).
+        """
+        self._pending = collections.deque(frames)
+        self._prefetched = collections.deque()
+        self._window = 1
+
+    def prefetch_left(self) -> int:
+        """Calls sent ahead whose replies were not used; all sending ahead stops."""
+        left = len(self._prefetched) if self._prefetched is not None else 0
+        self._prefetched = self._pending = None
+        return left
+
+    def _take_prefetched(self, frame: bytes):
+        """This call's reply, from those sent ahead (sending the next window if need be), or
+        None when it is not the next frame and nothing unused was sent (then the call goes
+        on its own)."""
+        if not self._prefetched:
+            if not self._pending or self._pending[0] != frame:
+                self._prefetched = self._pending = None
+                return None
+            count = min(self._window, len(self._pending))
+            self._window *= 4
+            self._send_ahead([self._pending.popleft() for _ in range(count)])
+        if self._prefetched[0][0] != frame:
+            self._prefetched = self._pending = None
+            raise Diverged("a call that was not sent ahead", other_call=True)
+        _, reply, buffers, seconds = self._prefetched.popleft()
+        return reply, buffers, seconds
+
+    def _send_ahead(self, frames: list[bytes]) -> None:
+        """Send these frames at once and read all their replies as they come (each with the
+        call timeout, counted from the previous one).
+
+        The child hanging, crashing or misbehaving on the window's first call is what that
+        call would have met on its own (:class:`ProcessGone`); on a later one, the calls
+        before it ran and their replies were not seen yet, so it is :class:`Diverged`.
+        """
+        received = self._prefetched
+        try:
+            self._send_window(frames)
+        except ProcessGone as gone:
+            if received:
+                self._prefetched = self._pending = None
+                raise Diverged(f"a call sent ahead {gone.message}") from None
+            raise
+
+    def _send_window(self, frames: list[bytes]) -> None:
+        if not self.alive:
+            raise self._gone() if self.proc is not None else ProcessGone("start", "is not running")
+        timeout = self.limits.call_timeout
+        data = memoryview(b"".join(frames))
+        queue = self._prefetched
+        since = time.monotonic()
+        try:
+            while len(queue) < len(frames):
+                left = since + timeout - time.monotonic()
+                if left <= 0:
+                    raise self._timed_out(timeout)
+                wait = min(left, 0.5) if self.cgroup is not None else left
+                readable, writable, _ = select.select(self._watched(self._from_child),
+                                                      [self._to_child] if data else [], [], wait)
+                if self.cgroup is not None and time.monotonic() - self._cpu_read_at >= 0.5 and self._cpu_exceeded():
+                    self.close()
+                    raise ProcessGone("cpu", f"was stopped: its processes together used more than the "
+                                             f"{self.limits.cpu_seconds} s of CPU time allowed")
+                if self._out_r in readable:
+                    self._drain_output()
+                if writable:
+                    try:
+                        data = data[os.write(self._to_child, data[: 1 << 20]):]
+                    except BlockingIOError:
+                        pass
+                if self._from_child in readable:
+                    chunk = os.read(self._from_child, 1 << 20)
+                    if not chunk:
+                        raise EOFError
+                    self._inbox += chunk
+                    while len(queue) < len(frames):
+                        got = self._frame_in_inbox()
+                        if got is None:
+                            break
+                        now = time.monotonic()
+                        queue.append((frames[len(queue)], got[0], got[1], now - since))
+                        since = now
+                elif not readable and not writable and self.proc.poll() is not None:
+                    raise EOFError
+        except ProcessGone:
+            raise
+        except (wire.WireError, UnicodeDecodeError, RecursionError) as exc:
+            self.close()
+            raise ProcessGone("protocol", f"sent back something the grader could not read ({exc})") from None
+        except (EOFError, BrokenPipeError, OSError):
+            raise self._gone() from None
+
+    def _frame_in_inbox(self):
+        """One whole reply from what has been read, consumed; None while it is not all there."""
+        inbox, position = self._inbox, [0]
+
+        class Short(Exception):
+            pass
+
+        def read_exactly(n):
+            if position[0] + n > len(inbox):
+                raise Short
+            chunk = bytes(inbox[position[0]:position[0] + n])
+            position[0] += n
+            return chunk
+
+        try:
+            header, buffers = wire.unpack(read_exactly)
+        except Short:
+            return None
+        del inbox[:position[0]]
+        return header, buffers
+
+    # ------------------------------------------------------------------ one request
     def _request(self, header: dict, buffers: list, timeout: float | None = None):
+        return self._send_frame(wire.pack(header, buffers), timeout)
+
+    def _send_frame(self, frame: bytes, timeout: float | None = None):
         timeout = self.limits.call_timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
         try:
-            self._write_all(wire.pack(header, buffers), deadline, timeout)
+            self._write_all(frame, deadline, timeout)
             return wire.unpack(lambda n: self._read_exactly(n, deadline, timeout))
         except ProcessGone:
             raise
@@ -457,8 +792,10 @@ class LearnerProcess:
                 raise EOFError
 
     def _read_exactly(self, n: int, deadline: float, timeout: float) -> bytes:
-        chunks, left = [], n
-        while left:
+        """``n`` bytes from the child's reply pipe. Read in large pieces (most replies arrive
+        whole in one read, not one per field); what comes after them waits for the next read."""
+        inbox = self._inbox
+        while len(inbox) < n:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise self._timed_out(timeout)
@@ -466,7 +803,8 @@ class LearnerProcess:
             # together may not use more than cpu_seconds, checked while it works.
             wait = min(remaining, 0.5) if self.cgroup is not None else remaining
             ready, _, _ = select.select(self._watched(self._from_child), [], [], wait)
-            if self._cpu_exceeded():
+            # Read at most twice a second: a quick call must not pay a file read per chunk.
+            if self.cgroup is not None and time.monotonic() - self._cpu_read_at >= 0.5 and self._cpu_exceeded():
                 self.close()
                 raise ProcessGone("cpu", f"was stopped: its processes together used more than the "
                                          f"{self.limits.cpu_seconds} s of CPU time allowed")
@@ -476,12 +814,13 @@ class LearnerProcess:
                 self._drain_output()
             if self._from_child not in ready:
                 continue
-            chunk = os.read(self._from_child, min(left, 1 << 20))
+            chunk = os.read(self._from_child, min(max(n - len(inbox), 1 << 16), 1 << 20))
             if not chunk:
                 raise EOFError
-            chunks.append(chunk)
-            left -= len(chunk)
-        return b"".join(chunks)
+            inbox += chunk
+        data = bytes(inbox[:n])
+        del inbox[:n]
+        return data
 
     # ------------------------------------------------------------------ output and reports
     def _drain_output(self, check: bool = True) -> None:
@@ -622,6 +961,34 @@ def forbidden_roots(source_dir: str) -> tuple[list[str], list[str]]:
 
 # ---------------------------------------------------------------------------- starting
 
+_HELD = (signal.SIGTERM, signal.SIGINT)
+
+
+@contextlib.contextmanager
+def held_signals():
+    """SIGTERM and SIGINT held back (in the main thread) while the grader forks.
+
+    Python runs a signal's handler at the next bytecode, and right after a fork that is an
+    at-fork callback, which *ignores* the exception the handler raises: ``grade`` stopped by
+    SIGTERM while it started its workers or a zygote ran on to the end. Held, the signal
+    waits until the fork is done and its handler runs in ordinary code. A forked process
+    that runs on lets them through again (:func:`release_signals`).
+    """
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
+def release_signals() -> None:
+    """In a process forked under :func:`held_signals`: SIGTERM and SIGINT delivered again."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD)
+
 
 _launcher: queue.Queue | None = None
 _launcher_lock = threading.Lock()
@@ -725,21 +1092,6 @@ def _namespace_pidfd(info_r: int, proc: subprocess.Popen, timeout: float) -> int
         return None
 
 
-def _kill_pidfd(pidfd: int) -> None:
-    try:
-        signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass
-
-
-def _wait_pidfd(pidfd: int, timeout: float = 10.0) -> None:
-    """Wait until that process (and so its whole PID namespace) has ended."""
-    try:
-        select.select([pidfd], [], [], timeout)
-    except (OSError, ValueError):
-        pass
-
-
 def _prepare_child(limits: Limits, uid: int | None, nproc: int | None, cgroup_fds: tuple = ()) -> None:
     """Runs in the child between fork and exec: join the submission's cgroup, set the
     limits, then (uid mode) become a user of its own."""
@@ -783,139 +1135,11 @@ def _nproc_for_own_user(processes: int) -> int | None:
 
 
 # ---------------------------------------------------------------------------- ending everything
+# One killer for the runner and the batch: grader/runner/kill.py. These names stay for the
+# tests that read the process table the way the grader does.
 
-
-def _kill_everything(pid: int, uid: int | None, token: str) -> None:
-    """Kill the child and (without a user of its own) every process it started."""
-    if uid is None:
-        _kill_descendants(pid, token)
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _alive_of(uid: int) -> list[int]:
-    return [p for p in _pids() if (s := _status(p)) and s["uid"] == uid and s["state"] not in "ZX"]
-
-
-def _kill_uid(uid: int) -> None:
-    """``kill(-1, SIGKILL)`` as ``uid``: every process of that user, atomically (no fork escapes).
-
-    Called once the child itself is reaped; most of the time nothing of its user is left.
-    """
-    if not _alive_of(uid):
-        return
-    def as_uid():  # runs in a short-lived child of the grader; never execs
-        try:
-            os.setgroups([])
-            os.setresgid(uid, uid, uid)
-            os.setresuid(uid, uid, uid)
-            os.kill(-1, signal.SIGKILL)
-        except BaseException:  # noqa: B902 - nothing left to kill, or nothing we may kill
-            pass
-        os._exit(0)
-
-    try:
-        subprocess.Popen([sys.executable, "-c", ""], preexec_fn=as_uid, close_fds=True,
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL).wait()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    for _ in range(50):  # belt and braces: anything of that user still alive
-        left = _alive_of(uid)
-        if not left:
-            return
-        for p in left:
-            try:
-                os.kill(p, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        time.sleep(0.001)
-
-
-def _kill_descendants(pid: int, token: str) -> None:
-    """Without a user of its own: stop the child's whole tree (and anything carrying its
-    token in its environment), so nothing can fork while we look, then kill it all."""
-    if not os.path.isdir("/proc/self"):
-        return
-    me, stopped = os.getpid(), set()
-    needle = f"GRADE_SANDBOX_TOKEN={token}".encode()
-    uid = os.getuid()
-    for _ in range(20):
-        table = {p: s for p in _pids() if (s := _status(p)) and s["state"] not in "ZX"}
-        children: dict[int, list[int]] = {}
-        for p, s in table.items():
-            children.setdefault(s["ppid"], []).append(p)
-        found, todo = set(), [pid]
-        while todo:
-            p = todo.pop()
-            if p in found:
-                continue
-            found.add(p)
-            todo.extend(children.get(p, ()))
-        for p, s in table.items():
-            if p in found or p == me or s["uid"] != uid:
-                continue
-            if s["sid"] == pid or s["pgid"] == pid or (token and needle in _environ(p)):
-                found.add(p)
-                todo = [p]
-                while todo:
-                    q = todo.pop()
-                    found.add(q)
-                    todo.extend(c for c in children.get(q, ()) if c not in found)
-        found.discard(me)
-        new = found - stopped
-        if not new:
-            break
-        for p in new:
-            try:
-                os.kill(p, signal.SIGSTOP)
-            except (ProcessLookupError, PermissionError):
-                pass
-        stopped |= new
-    for p in stopped:
-        try:
-            os.kill(p, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-
-def _pids() -> list[int]:
-    try:
-        return [int(n) for n in os.listdir("/proc") if n.isdigit()]
-    except OSError:
-        return []
-
-
-def _status(pid: int) -> dict | None:
-    """Real uid, state, ppid, pgid, sid and thread count of a process (None if it is gone).
-
-    Read from /proc/PID/status, which everyone may read, even for a process that is not
-    dumpable (whose /proc folder belongs to root whatever its user).
-    """
-    try:
-        with open(f"/proc/{pid}/status", "rb") as f:
-            text = f.read().decode("ascii", "replace")
-        fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
-        return {"state": fields["State"].split()[0], "ppid": int(fields["PPid"]),
-                "pgid": int(fields.get("NSpgid", "0").split()[-1] or 0),
-                "sid": int(fields.get("NSsid", "0").split()[-1] or 0),
-                "threads": int(fields.get("Threads", "1")), "uid": int(fields["Uid"].split()[0])}
-    except (OSError, ValueError, KeyError, IndexError):
-        return None
-
-
-def _environ(pid: int) -> bytes:
-    try:
-        with open(f"/proc/{pid}/environ", "rb") as f:
-            return f.read(1 << 16)
-    except OSError:
-        return b""
+_pids = kill.pids
+_status = kill.status
 
 
 def _remove_files_of(uid: int) -> None:

@@ -84,8 +84,8 @@ def bench(exercises, source, reference, seed, fmt, secret_seed_file=None):
     grade bench                 every timed function
     grade bench vectors losses  only these exercises
     """
-    from ..cli import (DEFAULT_SOURCE, fail_setup, get_course, open_submission, resolve_names, resolve_seed,
-                       resolve_source, secret_file_off_limits)
+    from ..context import (DEFAULT_SOURCE, fail_setup, get_course, open_submission, resolve_names, resolve_seed,
+                           resolve_source, secret_file_off_limits)
 
     course = get_course()
     names = [n for n in resolve_names(course, exercises) if n in course.names()]

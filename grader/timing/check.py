@@ -29,8 +29,13 @@ SOLUTIONS_ENV = "GRADE_SOLUTIONS"  # another folder of reference solutions (used
 
 
 def solutions_dir() -> str:
-    """Where the reference solutions are: $GRADE_SOLUTIONS, else ``solutions/`` beside ``grader/``."""
-    return os.environ.get(SOLUTIONS_ENV) or os.path.join(ROOT, "solutions")
+    """Where the reference solutions are: $GRADE_SOLUTIONS, else the course's: a course folder's
+    ``solutions/`` (``grade --course DIR``), or ``solutions/`` beside ``grader/``."""
+    if os.environ.get(SOLUTIONS_ENV):
+        return os.environ[SOLUTIONS_ENV]
+    from ..course import course_folder
+
+    return course_folder().solutions
 
 
 def _nvidia_driver() -> bool:

@@ -33,7 +33,7 @@ import numpy as np
 
 from ..checks.base import error_text
 from ..format import describe_type, show
-from ..runner.sandbox import LearnerProcess, ProcessGone, _encode_arg
+from ..runner.sandbox import LearnerProcess, ProcessGone
 from ..runner.wire import Handle, Opaque, WireTensor
 from . import stats
 from .cases import Model
@@ -49,17 +49,6 @@ class SideFailed(Exception):
         super().__init__(message)
         self.message = message
         self.not_started = not_started
-
-
-def _widen_pipes(process: LearnerProcess) -> None:
-    """1 MiB pipes instead of 64 KiB: megabytes of inputs cross in a few writes, not hundreds."""
-    try:
-        import fcntl
-
-        for fd in (process._to_child, process._from_child):
-            fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
-    except (OSError, AttributeError, ImportError):
-        pass  # not Linux, or a lower pipe-max-size: only slower
 
 
 class Censored(Exception):
@@ -84,7 +73,7 @@ class Side:
             error = self.process.start()
         except ProcessGone as gone:
             return {"type": "", "message": gone.message, "gone": True}
-        _widen_pipes(self.process)
+        self.process.widen_pipes()  # megabytes of inputs cross in a few writes, not hundreds
         return error
 
     def ensure(self) -> None:
@@ -98,11 +87,11 @@ class Side:
         self.process.close()
 
     # -------------------------------------------------------------- requests
-    def _request(self, header: dict, buffers: list, timeout: float | None = None):
+    def _untimed(self, request, *args, **kwargs):
+        """One of the process's requests (store, fetch), its failure a :class:`SideFailed`."""
         self.ensure()
         try:
-            reply, out = self.process._request(header, buffers, timeout)
-            return self.process._decode_reply(reply, out, 0.0)
+            return request(*args, **kwargs)
         except ProcessGone as gone:
             raise SideFailed(gone.message) from None
 
@@ -123,9 +112,7 @@ class Side:
         plain = [v for v in (*args, *kwargs.values()) if isinstance(v, (np.ndarray, WireTensor))]
         handles: dict[int, Handle] = {}
         if plain:
-            buffers: list = []
-            header = {"op": "store", "values": [_encode_arg(v, buffers) for v in plain], "sync": sync}
-            reply = self._request(header, buffers)
+            reply = self._untimed(self.process.store, plain, sync=sync)
             ids = reply.value if reply.status == "ok" else None
             if not isinstance(ids, list) or len(ids) != len(plain) or not all(type(i) is int for i in ids):
                 raise SideFailed("could not receive the timing inputs "
@@ -175,25 +162,19 @@ class Side:
         return reply
 
     def timed_call(self, fn: str, args: tuple, kwargs: dict, timeout: float, sync: bool) -> tuple[float, Handle]:
-        """Call ``fn`` on staged inputs; the grader-clock seconds and a handle to the result."""
+        """Call ``fn`` on staged inputs; the grader-clock seconds and a handle to the result.
+
+        The seconds are :meth:`LearnerProcess.call`'s ``Reply.seconds``: from the request's
+        first byte sent to the reply's last byte read, nothing of the encoding or decoding.
+        """
         self.ensure()
-        buffers: list = []
-        header = {"op": "call", "fn": fn, "method": None, "target": None,
-                  "args": [_encode_arg(a, buffers) for a in args],
-                  "kwargs": {k: _encode_arg(v, buffers) for k, v in kwargs.items()},
-                  "return_args": False, "keep": True, "sync": sync}
-        started = time.perf_counter()
         try:
-            raw, out = self.process._request(header, buffers, timeout)
+            reply = self.process.call(fn, args, kwargs, keep=True, sync=sync, timeout=timeout)
         except ProcessGone as gone:
             if gone.reason == "timeout":
                 raise Censored(timeout) from None
             raise SideFailed(gone.message) from None
-        seconds = time.perf_counter() - started
-        try:
-            reply = self.process._decode_reply(raw, out, seconds)
-        except ProcessGone as gone:
-            raise SideFailed(gone.message) from None
+        seconds = reply.seconds
         if reply.status != "ok":
             error = reply.error or {}
             raise SideFailed(f"raised {error_text(error)}", not_started=bool(error.get("not_implemented")))
@@ -202,8 +183,7 @@ class Side:
         return seconds, reply.value
 
     def fetch(self, handle: Handle, drop: list[int], sync: bool):
-        reply = self._request({"op": "fetch", "target": handle.id, "drop": drop, "sync": sync}, [])
-        return reply.value
+        return self._untimed(self.process.fetch, handle, drop=drop, sync=sync).value
 
 
 # ----------------------------------------------------------------------------- one device

@@ -76,7 +76,7 @@ WRONG = [
                              a[1] * b[2] - a[2] * b[1],
                              a[2] * b[0] - a[0] * b[2]], dtype=float)
     """),
-    wrong("vectors", "cross", "arguments_swapped", "anti_commutative", """
+    wrong("vectors", "cross", "arguments_swapped", "agrees_with_numpy", """
         def cross(a, b):
             return np.cross(b, a).astype(float)
     """),
