@@ -24,7 +24,7 @@ checks all pass and whose only failures are timed runs that were too slow is
 gives the same state for each function in course order (for a quiz: each question),
 so a report says which function is right, which is right but too slow, which fails.
 
-``sandbox`` is the isolation the learner's code ran under (see SECURITY.md): ``namespaces``
+``sandbox`` is the isolation the learner's code ran under (see docs/security.md): ``namespaces``
 (bubblewrap: its own mount, PID, IPC and network namespaces), ``uid`` (a fresh user per
 learner process, where namespaces are refused, e.g. in a Docker container) or ``none``
 (the grader's own user: practice only). When exercises ran under different modes, the
@@ -64,12 +64,12 @@ STATES = (PASSED, TOO_SLOW, FAILED, NOT_STARTED, ERROR)
 STATUS_LABELS = {PASSED: "passed", TOO_SLOW: "correct but too slow", FAILED: "failing",
                  NOT_STARTED: "not started", ERROR: "error"}
 
-# Isolation modes, weakest first (see SECURITY.md).
+# Isolation modes, weakest first (see docs/security.md).
 SANDBOX_MODES = ("none", "uid", "namespaces")
 # Older names of the modes (LearnerProcess.sandbox before namespaces): a uid of its own
 # (with or without the right to read every file), or the grader's own user.
 _SANDBOX_ALIASES = {"user": "uid", "user+read": "uid", "off": "none"}
-# What each mode means, in a few words (reports print them; SECURITY.md has the details).
+# What each mode means, in a few words (reports print them; docs/security.md has the details).
 SANDBOX_NOTES = {
     "namespaces": "bubblewrap",
     "uid": "a fresh user per learner process, without namespaces",

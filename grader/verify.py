@@ -58,7 +58,7 @@ The manifest proves nothing against someone who can also rewrite the manifest: p
 its own hash (printed by ``grade verify --write-manifest``) with the release, and check it
 with ``grade verify --expect-sha256 HASH``. Nor does it hold against someone who can write
 to the machine that grades (the teacher's): they can change Python itself, or any package
-the grader imports. See SECURITY.md.
+the grader imports. See docs/security.md.
 """
 from __future__ import annotations
 

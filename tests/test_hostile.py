@@ -202,7 +202,7 @@ def test_hostile_submission(case: Hostile, tmp_path):
     if case.needs == "isolation" and mode == "none" or case.needs == "namespaces" and mode != "namespaces":
         pytest.skip(f"this defence needs {case.needs}; learner code runs under sandbox mode {mode} here")
     if case.needs == "cgroup" and not cgroup_available():
-        pytest.skip("this machine lets the grader make no control group (SECURITY.md: per-process limits hold)")
+        pytest.skip("this machine lets the grader make no control group (docs/security.md: per-process limits hold)")
     case = case.under(mode)
     built = Built(case, tmp_path)
     started = time.monotonic()

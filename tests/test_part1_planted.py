@@ -1,6 +1,6 @@
 """Planted answers for every Part-1 function: wrong ones are caught, right ones score full marks.
 
-The answers themselves are data in ``tests/submissions/part1.py``; see the README's Tests section to
+The answers themselves are data in ``tests/submissions/part1.py``; see docs/maintainers.md to
 add one. Each planted answer is graded on its own function only: every function has its
 own learner process and checks, so the rest of the module (the reference solution, which
 scores full marks: tests/test_part1_grading.py) cannot change its verdict. A right answer

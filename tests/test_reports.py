@@ -174,7 +174,7 @@ def test_junit_escapes_markup_and_control_characters():
 
 # ----------------------------------------------------------------------------- Gradescope
 
-# Gradescope's results.json (see the README's Classrooms section), as a JSON-Schema-like spec.
+# Gradescope's results.json (see docs/teachers.md), as a JSON-Schema-like spec.
 GRADESCOPE_SCHEMA = {
     "type": "object",
     "required": ["score", "tests"],

@@ -88,7 +88,7 @@ def read_answers(path: str, quiz: Quiz, *, shown_as: str | None = None) -> Answe
         return out
     if not isinstance(root, Node):
         raise YamlError(shown, getattr(root, "line", None), None,
-                        "must be a mapping with 'answers:' (see the README's Quizzes section)")
+                        "must be a mapping with 'answers:' (see docs/learners.md, Quizzes)")
     for key in root:
         if key not in _TOP:
             if quiz.get(str(key)) is not None:

@@ -13,7 +13,7 @@ same have in common:
 - a text: normalised, then cut down to the part a pattern captures.
 
 Nothing here is secret: the salt only makes each quiz's digests its own (a table of
-digests made for one quiz is useless for another). See the README's Quizzes section for what this
+digests made for one quiz is useless for another). See docs/learners.md, Quizzes for what this
 does and does not protect.
 """
 from __future__ import annotations

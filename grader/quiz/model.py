@@ -3,7 +3,7 @@
 A quiz file has a ``title``, an optional ``intro``, a list of ``questions`` and, at the
 end, the answer key that ``grade quiz --seal`` writes: a ``salt`` and a ``key`` mapping
 each question id to the salted digests of its accepted answers (see hashing.py and
-the README's Quizzes section). Every problem is reported with file, line and field.
+docs/learners.md, Quizzes). Every problem is reported with file, line and field.
 """
 from __future__ import annotations
 

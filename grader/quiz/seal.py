@@ -88,7 +88,7 @@ def seal(name: str, reference_dir: str, directory: str | None = None) -> int:
         f"{MARKER} " + "-" * 60,
         f"# Written by `grade quiz --seal` from the reference answers ({name}.yaml in the solutions):",
         "# salted SHA-256 digests of the normalised answers, never the answers themselves",
-        "# (the README's Quizzes section says what that does and does not protect). Do not edit by hand.",
+        "# (docs/learners.md, Quizzes says what that does and does not protect). Do not edit by hand.",
         f"salt: {salt}",
         "key:" if entries else "key: {}",
     ]

@@ -2,7 +2,7 @@
 
 GitHub Classroom's reporter (``classroom-resources/autograding-grading-reporter``) reads,
 for every runner id listed in its ``runners`` input, the variable ``<RUNNER-ID>_RESULTS``:
-a step output holding base64 of one JSON document (see the README's Classrooms section)::
+a step output holding base64 of one JSON document (see docs/teachers.md)::
 
     {"version": 1, "status": "pass" | "fail" | "error", "max_score": 133,
      "tests": [{"name", "status": "pass" | "fail" | "error", "score", "message",

@@ -1,6 +1,6 @@
 """Gradescope's ``results.json``: the report an autograder leaves in /autograder/results/.
 
-Format (Gradescope's "Autograder Specifications", see the README's Classrooms section)::
+Format (Gradescope's "Autograder Specifications", see docs/teachers.md)::
 
     {"score": 44.0, "execution_time": 13.2, "output": "...", "output_format": "text",
      "tests": [{"name", "number", "score", "max_score", "status": "passed" | "failed",

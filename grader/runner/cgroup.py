@@ -13,7 +13,7 @@ machine lets the grader make one, each learner process tree gets its own:
 
 Elsewhere (a container with a read-only ``/sys/fs/cgroup``, macOS) :func:`create` returns
 None, and what holds is the per-process limits: ``memory_mb`` for each of at most
-``processes`` processes (SECURITY.md says so).
+``processes`` processes (docs/security.md says so).
 
 The learner's first process joins the group itself, between fork and exec
 (:meth:`SubmissionCgroup.join_fds` are opened here, written in the child), so nothing it

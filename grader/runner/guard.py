@@ -24,7 +24,7 @@ It refuses, with a ``PermissionError`` that says why:
 
 This is one layer. Under it, the grader runs the child as its own user where it can,
 with resource limits, and kills everything that user started when the exercise ends
-(see :mod:`grader.runner.sandbox` and SECURITY.md).
+(see :mod:`grader.runner.sandbox` and docs/security.md).
 """
 import os
 import sys

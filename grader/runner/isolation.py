@@ -18,7 +18,7 @@ Three modes, strongest first (``sandbox`` in every report):
     Where namespaces are refused (a Docker container such as Gradescope's) but the grader is
     root: a fresh, unused uid per learner process, ``no_new_privs``, no capabilities. The
     kernel refuses it everything its uid may not do; files readable by every user stay
-    readable (SECURITY.md says what to lock away).
+    readable (docs/security.md says what to lock away).
 ``none``
     Neither works (an ordinary user without bubblewrap, macOS): the learner's code runs as
     the grader's own user. Fine for practice; ``grade batch`` refuses it unless told
@@ -311,5 +311,5 @@ def uid_exposed(extra: list[str] | tuple = ()) -> list[str]:
 
 
 def readable_by_others(paths: list[str]) -> list[str]:
-    """Those of ``paths`` a fresh uid could read (what ``uid`` mode cannot hide: SECURITY.md)."""
+    """Those of ``paths`` a fresh uid could read (what ``uid`` mode cannot hide: docs/security.md)."""
     return [p for p in paths if os.path.exists(p) and others_can_reach(p)]

@@ -44,7 +44,7 @@ code that runs at import (module level, class bodies, decorators, default values
 the definitions it refers to count for every function, as does anything in a helper
 module. ``Findings.files`` lists every module read: the sandbox leaves the learner's process
 those and no others. :func:`is_autograd` tells a finding of autograd from one of code the
-grader could not check. What the policy cannot see is in SECURITY.md ("The autograd ban in
+grader could not check. What the policy cannot see is in docs/security.md ("The autograd ban in
 ``backprop``").
 """
 from __future__ import annotations

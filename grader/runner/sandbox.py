@@ -16,7 +16,7 @@ Every reply is awaited with a deadline and bounded in size before it is read; a 
 runs past its deadline gets the child and everything it started killed, and the next call
 starts a fresh child (the module is imported again). Closing ends everything: the PID
 namespace (or every process of the fresh uid, or the child's whole tree) and every file it
-wrote. See SECURITY.md for what holds in each mode.
+wrote. See docs/security.md for what holds in each mode.
 """
 from __future__ import annotations
 

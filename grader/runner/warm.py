@@ -4,7 +4,7 @@ Importing PyTorch takes a second or more; a cold start pays it in every learner 
 A *zygote* (:mod:`grader.runner.zygote`) is started once per framework (``numpy``,
 ``torch``) in the same bubblewrap sandbox as every learner process, imports the framework,
 and forks one fresh learner process per module, each in namespaces, a control group and a
-uid of its own (see that module and SECURITY.md). So ``grade`` pays torch's import once per
+uid of its own (see that module and docs/security.md). So ``grade`` pays torch's import once per
 run, ``grade watch`` once per session, a batch once per ``grade run`` process (each
 learner's: zygotes are never shared between learners).
 

@@ -25,7 +25,7 @@ process. For each request it forks:
 
 Nothing of one learner process is visible to another: each has its own PID namespace,
 ``/proc``, ``/work``, ``/tmp``, ``/dev/shm``, network, IPC, uid and control group. The
-zygote itself is in none of them, so none can signal, trace or read it. See SECURITY.md.
+zygote itself is in none of them, so none can signal, trace or read it. See docs/security.md.
 
 Replies to the grader travel on a per-request socket (``SOCK_SEQPACKET``): ``{"status":
 "forked"}`` with a pidfd of the keeper (from the zygote), then ``{"status": "ready"}`` or

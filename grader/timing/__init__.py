@@ -7,7 +7,7 @@
 - :mod:`grader.timing.check`: checks of kind ``timing`` in every report (:func:`add_timing`);
 - :mod:`grader.timing.bench`: ``grade bench``.
 
-See the README's Timed runs section. This package imports nothing heavy at import time.
+See docs/timing.md. This package imports nothing heavy at import time.
 """
 
 

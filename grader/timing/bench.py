@@ -63,7 +63,7 @@ def render(rows: list[tuple[str, object, Measured]]) -> str:
         conf = decided[0].confidence
         lines += ["", f"learner and reference: median net time per call; ratio: median of the paired ratios "
                       f"({min(m.rounds for m in decided)}–{max(m.rounds for m in decided)} rounds, judged on its "
-                      f"{conf:.0%} interval; see the README's Timed runs section)"]
+                      f"{conf:.0%} interval; see docs/timing.md)"]
     return "\n".join(lines)
 
 

@@ -134,7 +134,7 @@ CASES = [
     # ----------------------------------------------------------------- the kernel's walls
     # Python's audit hook cannot resolve a path relative to a folder descriptor: only the
     # sandbox keeps these out (needs="isolation": skipped where learner code runs as the
-    # grader's own user, which SECURITY.md says is practice only).
+    # grader's own user, which docs/security.md says is practice only).
     Hostile("dir_fd_read_solution", "walls", "vectors", "dot", DOT, "fail", ("No such file", "Permission denied"),
             SHORT, needs="namespaces"),
     Hostile("dir_fd_write_report", "walls", "vectors", "dot", DOT, "unchanged", "", SHORT, needs="isolation"),
