@@ -12,6 +12,7 @@ import importlib.util
 import json
 import statistics
 import sys
+import subprocess
 import time
 from pathlib import Path
 from typing import Callable
@@ -25,6 +26,23 @@ def house():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def timed(argv: list[str], *, cwd, env: dict | None = None, judge=None, expect_exit: int = 0) -> dict:
+    """Run ``argv`` once, timed, and return its run record: seconds, exit code, valid, and why not.
+
+    ``judge(proc) -> (ok, why)`` reads the finished process (stdout and stderr captured); the
+    run is valid when it is ok and the exit code is ``expect_exit``.
+    """
+    started = time.perf_counter()
+    proc = subprocess.run(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE)
+    seconds = time.perf_counter() - started
+    ok, why = judge(proc) if judge is not None else (True, "")
+    record = {"seconds": round(seconds, 4), "exit_code": proc.returncode, "valid": ok and proc.returncode == expect_exit}
+    if not record["valid"]:
+        record["why"] = why or f"exit {proc.returncode}: {proc.stderr[-300:].decode('utf-8', 'replace')}"
+    return record
 
 
 def log(text: str) -> None:

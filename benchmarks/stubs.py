@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -58,17 +57,10 @@ def not_started(stdout: bytes) -> tuple[bool, str]:
         return False, f"no JSON report ({type(exc).__name__}: {exc})"
 
 
-def run(argv: list[str], env: dict, check=None) -> dict:
-    started = time.perf_counter()
-    proc = subprocess.run(argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE)
-    seconds = time.perf_counter() - started
-    if check is None:
-        ok, why = proc.returncode == 0, f"exit {proc.returncode}"
-    else:
-        ok, why = check(proc.stdout)
-        ok = ok and proc.returncode == 1
-    return {"seconds": round(seconds, 4), "exit_code": proc.returncode, "valid": ok, **({"why": why} if not ok else {})}
+def run_grade(source: Path, env: dict) -> dict:
+    """One timed grade of the stubs: valid when it exits 1 with everything not started."""
+    return ratio.timed(grade_command(source), cwd=ROOT, env=env, judge=lambda proc: not_started(proc.stdout),
+                       expect_exit=1)
 
 
 def main(argv=None) -> int:
@@ -86,8 +78,9 @@ def main(argv=None) -> int:
     shutil.copytree(ROOT / "exercises", copy, ignore=shutil.ignore_patterns(".grade", "__pycache__"))
     env = ratio.house().run_env()
     try:
-        runs, order = ratio.interleaved(("grade", lambda: run(grade_command(copy), env, not_started)),
-                                        ("import torch", lambda: run(torch_command(), env)), args.pairs)
+        runs, order = ratio.interleaved(("grade", lambda: run_grade(copy, env)),
+                                        ("import torch", lambda: ratio.timed(torch_command(), cwd=ROOT, env=env)),
+                                        args.pairs)
     finally:
         shutil.rmtree(copy.parent, ignore_errors=True)
     summary = ratio.summarize(runs, "grade", "import torch", GOAL)

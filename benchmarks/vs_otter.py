@@ -185,28 +185,14 @@ def otter_ok(results: Path) -> tuple[bool, str]:
 
 
 def run_grade(ws: Path, env: dict) -> dict:
-    started = time.perf_counter()
-    proc = subprocess.run(grade_command(ws), cwd=ws, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE)
-    seconds = time.perf_counter() - started
-    ok, why = grade_ok(proc.stdout)
-    ok = ok and proc.returncode == 0
-    return {"seconds": round(seconds, 4), "exit_code": proc.returncode, "valid": ok,
-            **({"why": why or f"exit {proc.returncode}: {proc.stderr[-300:].decode('utf-8', 'replace')}"}
-               if not ok else {})}
+    return ratio.timed(grade_command(ws), cwd=ws, env=env, judge=lambda proc: grade_ok(proc.stdout))
 
 
 def run_otter(venv: Path, ws: Path) -> dict:
     results = ws / "out" / "results.json"
     if results.exists():
         results.unlink()
-    started = time.perf_counter()
-    proc = subprocess.run(otter_command(venv, ws), cwd=ws, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE)
-    seconds = time.perf_counter() - started
-    ok, why = otter_ok(results)
-    return {"seconds": round(seconds, 4), "exit_code": proc.returncode, "valid": ok and proc.returncode == 0,
-            **({"why": why or f"exit {proc.returncode}"} if not ok or proc.returncode else {})}
+    return ratio.timed(otter_command(venv, ws), cwd=ws, judge=lambda proc: otter_ok(results))
 
 
 def main(argv=None) -> int:

@@ -93,14 +93,7 @@ class Session:
 
 
 def run_cold(source: Path, env: dict) -> dict:
-    started = time.perf_counter()
-    proc = subprocess.run(cold_command(source), cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
-                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    seconds = time.perf_counter() - started
-    ok, why = vs_otter.grade_ok(proc.stdout)
-    ok = ok and proc.returncode == 0
-    return {"seconds": round(seconds, 4), "exit_code": proc.returncode, "valid": ok,
-            **({"why": why or f"exit {proc.returncode}"} if not ok else {})}
+    return ratio.timed(cold_command(source), cwd=ROOT, env=env, judge=lambda proc: vs_otter.grade_ok(proc.stdout))
 
 
 def main(argv=None) -> int:

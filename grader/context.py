@@ -76,16 +76,9 @@ def use_course(path: str | None):
     if path is None:
         yield
         return
-    before = os.environ.get(COURSE_ENV)
-    os.environ[COURSE_ENV] = os.path.abspath(path)
-    try:
+    with _environment(COURSE_ENV, os.path.abspath(path)):
         active_folder()  # no course.yaml there: one paragraph, exit code 2
         yield
-    finally:
-        if before is None:
-            os.environ.pop(COURSE_ENV, None)
-        else:
-            os.environ[COURSE_ENV] = before
 
 
 def all_names(course: Course) -> list[str]:
@@ -173,8 +166,16 @@ def off_limits(path: str | None):
     """Add ``path`` to the runner's forbidden folders (inherited by worker processes) meanwhile."""
     name = "GRADE_FORBIDDEN_DIRS"  # grader.runner.sandbox.FORBIDDEN_ENV
     before = os.environ.get(name)
-    if path:
-        os.environ[name] = os.pathsep.join(p for p in (before, path) if p)
+    with _environment(name, os.pathsep.join(p for p in (before, path) if p) if path else None):
+        yield
+
+
+@contextlib.contextmanager
+def _environment(name: str, value: str | None):
+    """``$name`` set to ``value`` meanwhile (None leaves it as it is), then as it was."""
+    before = os.environ.get(name)
+    if value is not None:
+        os.environ[name] = value
     try:
         yield
     finally:

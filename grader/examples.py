@@ -268,18 +268,8 @@ def _read_file(key: str):
         return None
     if len(data) > MAX_FILE_BYTES:
         return None
-    view = memoryview(data)
-    position = [0]
-
-    def read_exactly(n):
-        if position[0] + n > len(view):
-            raise EOFError
-        chunk = bytes(view[position[0]:position[0] + n])
-        position[0] += n
-        return chunk
-
     try:
-        header, buffers = wire.unpack(read_exactly)
+        header, buffers, _ = wire.unpack_from(data)
     except (wire.WireError, EOFError, ValueError):
         return None
     if header.get("format") != FORMAT or header.get("key") != key or not isinstance(header.get("examples"), list):

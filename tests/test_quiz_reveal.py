@@ -12,29 +12,10 @@ from __future__ import annotations
 import json
 import re
 
-import pytest
-from click.testing import CliRunner
-
-import grader.quiz
 from grader import progress
-from grader.cli import main
 from grader.quiz.cli import REVEAL_AFTER, worked_answer
-from grader.quiz.model import QUIZ_DIR_ENV, load_quiz
-from test_quiz_authoring import write_demo
-
-
-@pytest.fixture
-def course(tmp_path, monkeypatch):
-    quiz_dir, _ = write_demo(tmp_path)
-    (tmp_path / "exercises").mkdir()
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv(QUIZ_DIR_ENV, str(quiz_dir))
-    monkeypatch.setattr(grader.quiz, "_default_student", "reference")
-    return tmp_path
-
-
-def grade(*args, input=None):
-    return CliRunner().invoke(main, list(args), input=input)
+from grader.quiz.model import load_quiz
+from test_quiz_cli import course, grade  # noqa: F401  (course: the demo quiz's fixture)
 
 
 def plain(text: str) -> str:

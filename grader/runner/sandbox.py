@@ -690,7 +690,7 @@ class LearnerProcess:
         data = memoryview(b"".join(frames))
         queue = self._prefetched
         since = time.monotonic()
-        try:
+        with self._talking():
             while len(queue) < len(frames):
                 left = since + timeout - time.monotonic()
                 if left <= 0:
@@ -723,6 +723,12 @@ class LearnerProcess:
                         since = now
                 elif not readable and not writable and self.proc.poll() is not None:
                     raise EOFError
+
+    @contextlib.contextmanager
+    def _talking(self):
+        """What writing a request and reading its reply can raise, as the grader reports it."""
+        try:
+            yield
         except ProcessGone:
             raise
         except (wire.WireError, UnicodeDecodeError, RecursionError) as exc:
@@ -733,23 +739,11 @@ class LearnerProcess:
 
     def _frame_in_inbox(self):
         """One whole reply from what has been read, consumed; None while it is not all there."""
-        inbox, position = self._inbox, [0]
-
-        class Short(Exception):
-            pass
-
-        def read_exactly(n):
-            if position[0] + n > len(inbox):
-                raise Short
-            chunk = bytes(inbox[position[0]:position[0] + n])
-            position[0] += n
-            return chunk
-
         try:
-            header, buffers = wire.unpack(read_exactly)
-        except Short:
+            header, buffers, used = wire.unpack_from(self._inbox)
+        except EOFError:
             return None
-        del inbox[:position[0]]
+        del self._inbox[:used]
         return header, buffers
 
     # ------------------------------------------------------------------ one request
@@ -759,16 +753,9 @@ class LearnerProcess:
     def _send_frame(self, frame: bytes, timeout: float | None = None):
         timeout = self.limits.call_timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
-        try:
+        with self._talking():
             self._write_all(frame, deadline, timeout)
             return wire.unpack(lambda n: self._read_exactly(n, deadline, timeout))
-        except ProcessGone:
-            raise
-        except (wire.WireError, UnicodeDecodeError, RecursionError) as exc:
-            self.close()
-            raise ProcessGone("protocol", f"sent back something the grader could not read ({exc})") from None
-        except (EOFError, BrokenPipeError, OSError):
-            raise self._gone() from None
 
     def _watched(self, *fds):
         return [fd for fd in fds if fd is not None] + ([self._out_r] if not self._out_eof else [])

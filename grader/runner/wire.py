@@ -297,3 +297,23 @@ def unpack(read_exactly) -> tuple[dict, list]:
             raise WireError(f"a message of more than the {MAX_MESSAGE_BYTES >> 20} MiB allowed")
         buffers.append(read_exactly(n))
     return header, buffers
+
+
+def unpack_from(data) -> tuple[dict, list, int]:
+    """Read one frame from the start of ``data`` (bytes or bytearray): ``(header, buffers,
+    bytes used)``. Raises EOFError while ``data`` holds less than one whole frame."""
+    view, position = memoryview(data), 0
+
+    def read_exactly(n):
+        nonlocal position
+        if position + n > len(view):
+            raise EOFError
+        chunk = bytes(view[position:position + n])
+        position += n
+        return chunk
+
+    try:
+        header, buffers = unpack(read_exactly)
+    finally:
+        view.release()  # a bytearray can be resized again (the caller drops what was used)
+    return header, buffers, position
