@@ -11,7 +11,9 @@ A learner's first ``grade`` runs on the stubs as shipped, every function still r
 
 A run counts only if every code exercise was graded and found not started (exit 1, score 0).
 The goal: at most 1.5× the import of torch (the warm grader imports torch once per run,
-in its zygote, while the grader gets going).
+in its zygote, while the grader gets going; the grader's own process never imports it here,
+since a check asks torch for nothing before the learner's first answer, and a stub's first
+answer is "not started": tests/test_torch_import.py holds that).
 
 Usage::
 

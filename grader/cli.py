@@ -162,8 +162,10 @@ def run(exercises, source, fmt, output, ref, seed, jobs, verbose, show_progress,
 
     from .grading import grade
     from .reporters import FORMATS
+    from .runner import warm
 
     started = monotonic()
+    warm.adopt()  # grade batch's zygotes, when it started this run (first: their sockets then close on exec)
 
     course = get_course()
     if examples is not None:

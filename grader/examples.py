@@ -162,7 +162,8 @@ def encode(example, buffers: list) -> dict:
     if not _keepable(example):
         raise NotKept("a value the wire format would change")
     try:
-        node = wire.encode(example, buffers, expr_to_tree=lambda v: v.to_wire() if isinstance(v, Function) else None)
+        node = wire.encode(example, buffers, expr_to_tree=lambda v: v.to_wire() if isinstance(v, Function) else None,
+                           seen={})
     except (TypeError, ValueError, OverflowError) as exc:
         raise NotKept(str(exc)) from None
     if not _plain(node):
@@ -170,7 +171,8 @@ def encode(example, buffers: list) -> dict:
     again: list = []
     try:
         back = decode(node, buffers)
-        node_again = wire.encode(back, again, expr_to_tree=lambda v: v.to_wire() if isinstance(v, Function) else None)
+        node_again = wire.encode(back, again, expr_to_tree=lambda v: v.to_wire() if isinstance(v, Function) else None,
+                                 seen={})
     except (wire.WireError, TypeError, ValueError, OverflowError) as exc:
         raise NotKept(str(exc)) from None
     start = len(buffers) - len(again)
@@ -192,7 +194,8 @@ def _renumber(node, start):
 
 
 def decode(node, buffers: list):
-    return wire.decode(node, buffers, expr_factory=validate)
+    """An example as it was drawn, aliasing included (``(a, a)`` comes back as one array twice)."""
+    return wire.decode(node, buffers, expr_factory=validate, shared={})
 
 
 # ----------------------------------------------------------------------------- storage

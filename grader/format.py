@@ -185,11 +185,17 @@ def sentence_case(text: str, keep=()) -> str:
 
 
 def call_text(function: str, params: list[str], args, kwargs=None) -> str:
-    """``dot(a=[1.0, 0.0], b=[1.0, 0.0])`` — a call as the learner would write it."""
-    parts = []
-    for i, a in enumerate(args):
-        name = params[i] if i < len(params) else None
-        parts.append(f"{name}={show(a)}" if name else show(a))
-    for k, v in (kwargs or {}).items():
-        parts.append(f"{k}={show(v)}")
+    """``dot(a=[1.0, 0.0], b=[1.0, 0.0])`` — a call as the learner would write it.
+
+    An array passed twice is shown by the name it was first given (``dot(a=[1.0, 2.0], b=a)``):
+    the function got one array twice, which is not the same as two equal arrays.
+    """
+    parts, named = [], []  # named: (array, the parameter it was first passed as)
+    items = [(params[i] if i < len(params) else None, a) for i, a in enumerate(args)]
+    for name, value in items + list((kwargs or {}).items()):
+        first = next((n for v, n in named if v is value), None)
+        shown = first if first is not None else show(value)
+        if name is not None and first is None and hasattr(value, "shape"):
+            named.append((value, name))
+        parts.append(f"{name}={shown}" if name else shown)
     return f"{function}({', '.join(parts)})"

@@ -178,17 +178,25 @@ def grade_exercise(exercise: Exercise, source_dir: str, seed: Seed | int,
 
 def _grade_task(exercise: Exercise, path: str, specs: list[CheckSpec], registry, seed: Seed, all_checks,
                 ran_under: list, *, ahead: bool) -> ExerciseResult:
-    """One learner process for these checks (see :func:`grade_exercise`)."""
-    importing = _import_meanwhile("torch") if exercise.framework == "torch" else None
+    """One learner process for these checks (see :func:`grade_exercise`).
+
+    torch is imported in this process only where a check needs a torch value of its own (an
+    oracle, the CUDA question), lazily, in the check. A function that is still a stub answers
+    "not started" on its first call, so grading the untouched stubs imports torch only in the
+    warm zygote. Where the module has code written for these functions, its checks will need
+    torch, so the import starts now, while the learner process is being started."""
+    written = exercise.framework == "torch" and _written(path, {spec.function for spec in specs})
+    importing = _import_meanwhile("torch") if written else None
     try:
-        return _run_checks(exercise, path, specs, registry, seed, all_checks, ran_under, ahead=ahead)
+        return _run_checks(exercise, path, specs, registry, seed, all_checks, ran_under, ahead=ahead,
+                           importing=importing)
     finally:
         if importing is not None:  # done before anything else forks this process
             importing.join()
 
 
 def _run_checks(exercise: Exercise, path: str, specs: list[CheckSpec], registry, seed: Seed, all_checks,
-                ran_under: list, *, ahead: bool) -> ExerciseResult:
+                ran_under: list, *, ahead: bool, importing=None) -> ExerciseResult:
     with LearnerProcess(exercise.name, path, exercise.limits, torch=exercise.framework == "torch",
                         forbid_autograd=exercise.forbid_autograd, seed=seed.public) as process:
         try:
@@ -196,6 +204,11 @@ def _run_checks(exercise: Exercise, path: str, specs: list[CheckSpec], registry,
         except Exception as gone:  # ProcessGone while importing: hang, exit, crash
             load_error = {"type": "", "message": getattr(gone, "message", str(gone)), "gone": True}
         ran_under[0] = process.sandbox
+        if importing is not None:
+            # The import overlaps the learner process's start, never a check: a check importing
+            # torch while the thread does can be handed the half-imported module (Python's
+            # answer to two threads importing torch's submodules in opposite orders).
+            importing.join()
         if process.violations:  # read the reference solution or looked at the grader: nothing counts
             return all_checks(f"{exercise.module_file} {process.violation_message()}.", extra={"flagged": True})
         if load_error is not None:
@@ -226,10 +239,9 @@ def _run_checks(exercise: Exercise, path: str, specs: list[CheckSpec], registry,
 
 
 def _import_meanwhile(name: str):
-    """Import ``name`` in a thread, returned (None if there is nothing to import): the checks
-    of a torch exercise need torch in this process too, and while it waits for its learner
-    process (a zygote importing torch) the import runs on the other core, not after. The
-    caller joins it before this process could fork again."""
+    """Import ``name`` in a thread, returned (None if there is nothing to import): while this
+    process waits for its learner process (a zygote importing torch), the import runs on the
+    other core, not after. The caller joins it before this process could fork again."""
     import importlib
     import threading
 
@@ -245,6 +257,35 @@ def _import_meanwhile(name: str):
     thread = threading.Thread(target=load, name=f"import-{name}", daemon=True)
     thread.start()
     return thread
+
+
+def _written(path: str, functions: set[str]) -> bool:
+    """Whether the module at ``path`` has code written for one of ``functions``, read from its
+    source (never run): a top-level function or class of that name none of whose bodies (the
+    function's, or each method's) raises ``NotImplementedError`` at its top level, as the stubs
+    do. Only a guess about whether torch will be needed, never a verdict: a file that cannot
+    be read or parsed counts as written."""
+    import ast
+
+    def raises_not_implemented(body) -> bool:
+        raised = [stmt.exc.func if isinstance(stmt.exc, ast.Call) else stmt.exc
+                  for stmt in body if isinstance(stmt, ast.Raise)]
+        return any(isinstance(exc, ast.Name) and exc.id == "NotImplementedError" for exc in raised)
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read())
+    except Exception:  # noqa: BLE001 - unreadable, not Python, or more than the parser takes: unsure
+        return True
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in functions:
+            if not raises_not_implemented(node.body):
+                return True
+        elif isinstance(node, ast.ClassDef) and node.name in functions:
+            methods = [n for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+            if not any(raises_not_implemented(m.body) for m in methods):
+                return True
+    return False
 
 
 def warm_up(tasks, source_dir: str) -> None:

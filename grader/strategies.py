@@ -59,6 +59,49 @@ def same_shape_arrays(count: int = 2, magnitude: float = 1e3, max_dims: int = 2,
     return shape.flatmap(arrays_of)
 
 
+# ----------------------------------------------------------------------------- aliased arguments
+
+
+def sometimes_aliased(plain, alias):
+    """Argument tuples from ``plain``; one in four turned by ``alias`` into a tuple that passes
+    one array twice (``dot(a, a)``, ``matmul(A, A)``).
+
+    Callers may do that, and a function that writes into one argument while still reading
+    the other then goes wrong though every separate-array example passes. The choice is drawn
+    after the plain tuple and changes no other draw, so hypothesis's shrinker can always
+    turn it off: a mistake that shows with separate arrays is reported on them.
+    """
+    return st.tuples(plain, st.sampled_from((False, False, False, True))).map(
+        lambda drawn: alias(drawn[0]) if drawn[1] else drawn[0])
+
+
+def first_twice(arrays: tuple) -> tuple:
+    """``(a, b, ...)`` → ``(a, a)``: the first array as both arguments."""
+    return (arrays[0], arrays[0])
+
+
+def _square_twice(arrays: tuple) -> tuple:
+    A = arrays[0]
+    k = min(A.shape)
+    square = np.ascontiguousarray(A[:k, :k])
+    return (square, square)
+
+
+def vector_pairs(low: int = 1, high: int = 8, magnitude: float = 1e3):
+    """Two vectors of one length in [low, high], sometimes one vector twice."""
+    return sometimes_aliased(vector_tuples(2, low, high, magnitude), first_twice)
+
+
+def matmul_pairs(high: int = 6, magnitude: float = 100.0):
+    """Chainable (A, B), sometimes one square matrix twice (``matmul(A, A)``)."""
+    return sometimes_aliased(matmul_operands(2, high, magnitude), _square_twice)
+
+
+def same_shape_pairs(magnitude: float = 1e3):
+    """Two arrays of one shape (y_true and y_pred), sometimes one array twice."""
+    return sometimes_aliased(same_shape_arrays(2, magnitude), first_twice)
+
+
 # ----------------------------------------------------------------------------- functions as data
 
 

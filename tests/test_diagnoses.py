@@ -486,6 +486,37 @@ NUMPY = [
             z = np.exp(x - x.max(axis=-1, keepdims=True))
             return z / z.sum(axis=-1)
     """),
+    # ------------------------------------------------------------------ aliased arguments
+    # Right for two separate arrays, and the inputs come back as they were; wrong only when
+    # one array is passed twice (the sign flip of one argument shows in the other).
+    D("vectors", "dot", "agrees_with_numpy", "aliased_arguments", """
+        def dot(a, b):
+            np.negative(b, out=b)
+            result = -float(np.sum(a * b))
+            np.negative(b, out=b)
+            return result
+    """),
+    D("vectors", "matmul", "agrees_with_numpy", "aliased_arguments", """
+        def matmul(A, B):
+            np.negative(B, out=B)
+            result = -(A @ B)
+            np.negative(B, out=B)
+            return result
+    """),
+    D("losses", "mse", "agrees_with_numpy", "aliased_arguments", """
+        def mse(y_true, y_pred):
+            np.negative(y_pred, out=y_pred)
+            errors = y_true + y_pred
+            np.negative(y_pred, out=y_pred)
+            return float(np.mean(errors ** 2))
+    """),
+    D("losses", "mse_grad", "agrees_with_formula", "aliased_arguments", """
+        def mse_grad(y_true, y_pred):
+            np.negative(y_pred, out=y_pred)
+            errors = y_true + y_pred
+            np.negative(y_pred, out=y_pred)
+            return -2.0 * errors / errors.size
+    """),
 ]
 
 
@@ -495,6 +526,17 @@ def test_a_numpy_mistake_is_named(exercise, function, check, diagnosis, source, 
     result = grade_exercise(folder, exercise, functions={exercise: [function]},
                             checks={(exercise, function): [check]})
     assert_diagnosed(find_check(result, function, check), diagnosis)
+
+
+def test_an_aliased_call_is_shown_as_the_learner_would_write_it(tmp_path):
+    folder = planted_module(tmp_path, "vectors", NUMPY[-4].values[-1])
+    result = grade_exercise(folder, "vectors", functions={"vectors": ["dot"]},
+                            checks={("vectors", "dot"): ["agrees_with_numpy", "leaves_inputs_unchanged"]})
+    value = find_check(result, "dot", "agrees_with_numpy")
+    assert re.match(r"dot\(a=\[[^\]]*\], b=a\) returned ", value.message), value.message
+    assert "two separate arrays" in value.message
+    # The inputs are restored, aliased or not: that check passes.
+    assert find_check(result, "dot", "leaves_inputs_unchanged").passed
 
 
 def test_softmax_underflow_is_shown_on_a_minimal_example(tmp_path):
@@ -531,6 +573,13 @@ def two_layer(sign="", divisor="y.numel()", mask=" * (h > 0)", second="a", extra
 
 
 BACKPROP = {
+    # Right on two separate tensors, inputs restored: wrong only when one tensor is passed twice.
+    "aliased_arguments": {
+        "relu_backward": ("def relu_backward(dy, x):\n    dy.neg_()\n    dx = -(dy * (x > 0))\n    dy.neg_()\n"
+                          "    return dx", "matches_autograd", "aliased_arguments"),
+        "mse_backward": ("def mse_backward(y_pred, y):\n    y.neg_()\n    errors = y_pred + y\n    y.neg_()\n"
+                         "    return 2 * errors / errors.numel()", "matches_autograd", "aliased_arguments"),
+    },
     "dW_transposed-mask_from_dy-sign_flipped-no_relu_mask": {
         "linear_backward": ("def linear_backward(dy, x, W):\n    return dy @ W, x.T @ dy, dy.sum(0)",
                             "matches_autograd", "dW_transposed"),

@@ -510,3 +510,86 @@ def test_a_timed_out_submission_leaves_no_process_behind(tmp_path, reaper):
     wait_until(lambda: not survivors(seen, os.fsencode(str(root))), 5, "dave's processes to end")
     (row,) = rows(out)
     assert (row["learner"], row["status"], row["total"]) == ("dave", "timeout", "0")
+
+
+# ----------------------------------------------------------------------------- one zygote for the batch
+
+A_HOSTILE_CLASSMATE = '''
+
+import os as _os
+import signal as _signal
+
+
+def dot(a, b):
+    """Leaves files and a variable for the next learner, signals every process it can see
+    (the zygote is not among them), reads a classmate's module and the solutions."""
+    for folder in ("/tmp", "/work", "/dev/shm"):
+        try:
+            with open(folder + "/left-by-a", "w") as f:
+                f.write("a")
+        except OSError:
+            pass
+    _os.environ["LEFT_BY_A"] = "a"
+    for pid in range(1, 4096):
+        if pid != _os.getpid():
+            try:
+                _os.kill(pid, _signal.SIGKILL)
+            except OSError:
+                pass
+    for path in ("__CLASS__/b_next/exercises/vectors.py", "__REPO__/solutions/vectors.py"):
+        try:
+            with open(path) as f:
+                f.read()
+        except OSError:
+            pass
+    _os.kill(-1, _signal.SIGKILL)
+    return float(a @ b)
+'''
+NEXT_LEARNER = '''
+
+import os as _os
+
+for _folder in ("/tmp", "/work", "/dev/shm"):  # nothing of the learner graded before
+    if _os.path.exists(_folder + "/left-by-a"):
+        raise RuntimeError("a classmate's file is here: " + _folder)
+if "LEFT_BY_A" in _os.environ:
+    raise RuntimeError("a classmate's variable is here")
+'''
+
+
+@pytest.mark.skipif(mode_unavailable("namespaces") is not None or not hasattr(os, "geteuid") or os.geteuid() != 0,
+                    reason="learner processes are forked by a zygote only in namespaces mode as root")
+def test_a_batch_starts_one_zygote_that_a_hostile_learner_cannot_reach(tmp_path, reaper):
+    """grade batch starts the zygote once and every grade run forks through it (counted in
+    $GRADE_WARM_LOG, not timed); a learner graded first, who attacks classmates, the
+    solutions and every process it can see, changes nothing for the learners after it; and
+    every record is the one a cold batch (GRADE_WARM=0) makes."""
+    root = tmp_path / "class"
+    hostile = solved("vectors") + A_HOSTILE_CLASSMATE.replace("__CLASS__", str(root)).replace("__REPO__", str(ROOT))
+    learner(root, b"a_hostile", hostile)
+    for name in (b"b_next", b"c_next"):
+        learner(root, name, solved("vectors") + NEXT_LEARNER)
+    log = tmp_path / "warm.log"
+    reports = {}
+    for kind, extra in (("warm", {"GRADE_WARM_LOG": str(log)}), ("cold", {"GRADE_WARM": "0"})):
+        out = tmp_path / f"{kind}.csv"
+        proc = start_batch(root, out, "vectors", "--jobs", "1", env={**os.environ, **extra})
+        reaper.append(proc)
+        out_text, err_text = proc.communicate(timeout=600)
+        assert proc.returncode == 0, out_text + err_text
+        table = {r["learner"]: r for r in rows(out)}
+        assert [table[n]["status"] for n in ("a_hostile", "b_next", "c_next")] == ["graded"] * 3, table
+        for name in ("b_next", "c_next"):
+            assert table[name]["total"] == table[name]["max"] != "0", (kind, table[name])
+        messages = [c["message"] for e in twin(out)["learners"][0]["report"]["exercises"] for c in e["checks"]]
+        assert table["a_hostile"]["total"] == "0" and any("b_next" in m and "off limits" in m for m in messages), \
+            messages[:1]
+        reports[kind] = {r["learner"]: r["report"] for r in twin(out)["learners"]}
+        if kind == "warm":
+            lines = [json.loads(line) for line in log.read_text().splitlines()]
+            starts = [line for line in lines if line["event"] == "start"]
+            assert [(s["framework"], s["pid"]) for s in starts] == [("numpy", proc.pid)], \
+                f"one zygote, started by the batch: {starts}"
+            forks = [line for line in lines if line["event"] == "fork"]
+            assert len(forks) >= 3 and all(f["inherited"] and f["pid"] != proc.pid for f in forks), lines
+    assert reports["warm"] == reports["cold"]

@@ -131,6 +131,23 @@ def test_subclasses_of_plain_types_do_not_cross_as_themselves():
     assert not isinstance(back, float)  # never rebuilt from the subclass's own repr
 
 
+def test_an_array_sent_twice_is_one_buffer_and_comes_back_as_one_object():
+    a, t = np.arange(3.0), wire.WireTensor(np.ones((2, 2), dtype=np.float32), "float32", "cpu")
+    buffers, seen = [], {}
+    nodes = [wire.encode(v, buffers, seen=seen) for v in (a, a, a.copy(), (t, t))]
+    assert len(buffers) == 3 and nodes[0] == nodes[1] and nodes[2]["buf"] != nodes[0]["buf"]
+    shared = {}
+    back = [wire.decode(n, buffers, shared=shared) for n in nodes]
+    assert back[0] is back[1] and back[2] is not back[0] and np.array_equal(back[2], a)
+    assert back[3][0] is back[3][1] and isinstance(back[3][0], wire.WireTensor)
+    # Without ``shared`` (the grader reading a child's reply) every node is a fresh copy.
+    fresh = [wire.decode(n, buffers) for n in nodes[:2]]
+    assert fresh[0] is not fresh[1]
+    # The same buffer read as another dtype or shape is another object.
+    other = dict(nodes[0], shape=[3, 1])
+    assert wire.decode(other, buffers, shared=shared) is not back[0]
+
+
 def test_long_strings_are_cut():
     assert len(through_frame("x" * 10_000)) == wire.MAX_STR
 
@@ -449,6 +466,11 @@ SANDBOXED = """
     def echo(value):
         return value
 
+    def identities(*args, **kwargs):
+        # Which arguments are the very same object as the first (an aliased call).
+        values = list(args) + [kwargs[k] for k in sorted(kwargs)]
+        return [v is values[0] for v in values[1:]]
+
 
     def boom(n):
         return [1, 2][n]
@@ -529,6 +551,15 @@ def test_ping_and_calls(learner):
     assert raised.error["text"].strip() == "return [1, 2][n]"
     missing = learner.call("nothing_here", [])
     assert missing.status == "raised" and missing.error.get("missing")
+
+
+def test_an_aliased_call_reaches_the_child_aliased(learner):
+    a = np.arange(4.0)
+    assert learner.call("identities", [a, a, a.copy()]).value == [True, False]
+    assert learner.call("identities", [a], {"b": a}).value == [True]
+    handles = learner.store([a, a]).value  # kept values stay aliased as well
+    assert learner.call("identities", [wire.Handle(handles[0], "ndarray"), wire.Handle(handles[1], "ndarray")]
+                        ).value == [True]
 
 
 def test_child_is_isolated(learner, monkeypatch):

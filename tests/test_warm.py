@@ -210,3 +210,126 @@ def test_a_process_in_a_learner_namespace_is_seen_with_its_own_group_not_the_nam
             assert status is not None and status["pgid"] > 1 and status["sid"] > 1, (pid, status)
     finally:
         process.close()
+
+
+# ----------------------------------------------------------------------------- shared by a batch
+#
+# grade batch starts the zygotes once and hands every grade run their control sockets
+# ($GRADE_WARM_ZYGOTES, inherited descriptors): grader/runner/warm.py's handover and adopt.
+
+ADOPTED = '''
+import json, os, sys
+from grader.runner import warm
+from grader.runner.sandbox import LearnerProcess, Limits
+
+fds = [entry["fd"] for entry in json.loads(os.environ.get(warm.INHERIT_ENV) or "[]")]
+taken = warm.adopt()
+process = LearnerProcess("peek", sys.argv[1], Limits(call_timeout=60))
+assert process.start() is None
+seen = process.call("look", ["marker"]).value
+process.close()
+print(json.dumps({"taken": taken, "warm": process.warm, "seen": seen, "left": warm.INHERIT_ENV in os.environ,
+                  "inheritable": [os.get_inheritable(fd) for fd in fds]}))
+'''
+
+
+def _log_lines(path: Path) -> list[dict]:
+    import json
+
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def _grade_run_like(path: str, value: str, fds: tuple) -> tuple[int, dict]:
+    """A process started as grade batch starts a grade run: the sockets inherited and named."""
+    import json
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", ADOPTED, path], cwd=str(Path(__file__).resolve().parent.parent),
+                            env={**os.environ, warm.INHERIT_ENV: value}, pass_fds=fds,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = proc.communicate(timeout=240)
+    assert proc.returncode == 0, err
+    return proc.pid, json.loads(out)
+
+
+@forked_only
+def test_a_grade_run_forks_through_the_zygote_it_inherits_and_falls_back_when_it_is_gone(tmp_path, monkeypatch):
+    log = tmp_path / "warm.log"
+    monkeypatch.setenv(warm.LOG_ENV, str(log))
+    path = peek(tmp_path)
+    warm.close_all()  # a zygote of this test's own, its start in the log
+    try:
+        assert LearnerProcess("peek", path, Limits(call_timeout=20)).warm_up()
+        value, fds = warm.handover()
+        assert fds, "the live zygote is handed over"
+        pid, got = _grade_run_like(path, value, fds)
+        assert got["taken"] == 1 and got["warm"] and not got["left"]
+        assert got["inheritable"] == [False], "the inherited socket closes on exec: nothing it starts has it"
+        seen = got["seen"]
+        assert seen["pid"] == 2 and seen["uid"] != 0 and seen["cap_eff"] == "0000000000000000"
+        assert len(seen["fds"]) == 6 and not seen["sockets"], f"no socket of the zygote's or the grader's: {seen}"
+        lines = _log_lines(log)
+        assert [(l["event"], l["pid"]) for l in lines if l["event"] == "start"] == [("start", os.getpid())]
+        assert [l for l in lines if l["event"] == "fork"] == [
+            {"event": "fork", "framework": "numpy", "pid": pid, "inherited": True}], lines
+
+        zygote = next(z for z in warm._zygotes.values() if z.owner == os.getpid())
+        kill.kill_pidfd(zygote.ns_pidfd)  # the batch's zygote stops; its socket is still handed over
+        kill.wait_pidfd(zygote.ns_pidfd)
+        zygote.proc.wait(timeout=30)  # bubblewrap too: nothing holds the zygote's end any more
+        assert zygote.hung_up()
+        log.unlink()
+        pid, got = _grade_run_like(path, value, fds)
+        assert got["taken"] == 1 and got["warm"], "it started a zygote of its own"
+        assert [(l["event"], l["pid"], l["inherited"]) for l in _log_lines(log)] == \
+            [("start", pid, False), ("fork", pid, False)]
+    finally:
+        warm.close_all()
+
+
+def test_a_grade_run_takes_only_what_grade_batch_hands_it(tmp_path, monkeypatch):
+    """$GRADE_WARM_ZYGOTES comes from the grader alone; still, text that is not the handover,
+    or a descriptor that is not a zygote's control socket, is ignored (and left open: it is
+    not this process's to close), and the grade run starts its own zygote."""
+    import json
+    import socket
+
+    monkeypatch.setattr(warm, "_adopted", [])
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    stream, stream_peer = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    regular = open(tmp_path / "file", "w")
+    unused = os.dup(0)
+    os.close(unused)
+
+    def entry(fd, **changes):
+        return {"fd": fd, "framework": "numpy", "as_root": True, "env": "a" * 64, "masks": [], **changes}
+
+    wrong = ["not json", json.dumps({"fd": ours.fileno()}), json.dumps([entry(1)]), json.dumps([entry(unused)]),
+             json.dumps([entry(regular.fileno())]), json.dumps([entry(stream.fileno())]),
+             json.dumps([entry(ours.fileno(), framework="jax")]), json.dumps([entry(ours.fileno(), env="$(id)")]),
+             json.dumps([entry(ours.fileno(), masks=["relative"])]), json.dumps([entry(ours.fileno(), extra=1)]),
+             json.dumps([entry(ours.fileno()), entry(ours.fileno())]), json.dumps([entry(True)])]
+    try:
+        for value in wrong:
+            monkeypatch.setenv(warm.INHERIT_ENV, value)
+            assert warm.adopt() == 0, value
+            assert warm.INHERIT_ENV not in os.environ and warm._adopted == []
+        for kept in (ours, stream, regular):
+            os.fstat(kept.fileno())  # still open
+        env = {"PATH": "/usr/bin"}
+        monkeypatch.setenv(warm.INHERIT_ENV, json.dumps([entry(ours.fileno(), env=warm._digest(env),
+                                                               masks=["/usr/share"])]))
+        assert warm.adopt() == 1 and not os.get_inheritable(ours.fileno())
+        assert warm._inherited("numpy", True, env, []) is warm._adopted[0]
+        assert warm._inherited("torch", True, env, []) is None, "another framework"
+        assert warm._inherited("numpy", True, {"PATH": "/bin"}, []) is None, "another environment"
+        assert warm._covers(("/usr/share",), ("/usr/share", "/usr/share/doc")), "a folder inside a masked one"
+        assert not warm._covers(("/usr/share",), ("/usr/lib",)), "a folder it does not hide"
+        theirs.close()  # the zygote stopped
+        assert warm._inherited("numpy", True, env, []) is None and warm._adopted[0].broken
+    finally:
+        for zygote in warm._adopted:
+            zygote.ctl.detach()  # ours's descriptor, closed below
+        for sock in (ours, theirs, stream, stream_peer, regular):
+            sock.close()

@@ -160,6 +160,7 @@ class Learner:
         self._check_autograd = check_autograd
         self.last_call = ""
         self.last_args: list | None = None
+        self.last_sent: tuple | None = None  # (name, args, kwargs) of the last plain call
         self.autograd_used: list[str] = []
         self.seconds = 0.0
         self.last_seconds = 0.0
@@ -175,6 +176,7 @@ class Learner:
         shown = call_text(name, params, args, kwargs) if _target is None else \
             call_text(f"{_target_name(_target)}.{name}", params, args, kwargs)
         self.last_call = shown
+        self.last_sent = (name, args, dict(kwargs)) if _target is None and not _keep else None
         try:
             reply = self._process.call(None if _target is not None else name, args, kwargs,
                                        return_args=_return_args, keep=_keep, target=_target,
@@ -455,7 +457,7 @@ def expect_close(got, expected, tol: Tolerance, *, scale=None, what: str | None 
         value = as_number(got, what)
         if not close_enough(value, expected_arr, tol, scale).all():
             _fail_value(f"{what} returned {show(value)}, expected {show(float(expected_arr))}", value, hint, slips,
-                        probe)
+                        probe, aliasing_slip(learner, expected_arr, tol, scale))
         return value
     try:
         arr = as_array(got, what)
@@ -466,21 +468,62 @@ def expect_close(got, expected, tol: Tolerance, *, scale=None, what: str | None 
         fail_with(str(wrong), slip)
     if arr.shape != expected_arr.shape:
         _fail_value(f"{what} returned {describe_type(got)}; expected shape {tuple(expected_arr.shape)}", arr,
-                    hint, slips, probe)
+                    hint, slips, probe, aliasing_slip(learner, expected_arr, tol, scale))
     ok = close_enough(arr, expected_arr, tol, scale)
     if not ok.all():
         idx = tuple(int(i) for i in np.argwhere(~ok)[0])
         at = f" (first difference at index {idx[0] if len(idx) == 1 else idx}: " \
              f"{show(arr[idx].item())} vs {show(expected_arr[idx].item())})"
-        _fail_value(f"{what} returned {show(arr)}, expected {show(expected_arr)}{at}", arr, hint, slips, probe)
+        _fail_value(f"{what} returned {show(arr)}, expected {show(expected_arr)}{at}", arr, hint, slips, probe,
+                    aliasing_slip(learner, expected_arr, tol, scale))
     return arr
 
 
-def _fail_value(message: str, got, hint: str, slips, probe=None) -> None:
-    slip = diagnose(got, slips, probe=probe) if slips else None
+def _fail_value(message: str, got, hint: str, slips, probe=None, aliasing: Slip | None = None) -> None:
+    slip = aliasing or (diagnose(got, slips, probe=probe) if slips else None)
     if slip is not None:
         fail_with(message, slip)
     fail(message + _hint(hint))
+
+
+def aliasing_slip(learner: Learner | None, expected, tol: Tolerance, scale=None) -> Slip | None:
+    """The diagnosis of a function that is wrong only when one array is passed twice.
+
+    ``dot(a, a)`` gives the function one array as both arguments. If the learner's last call
+    did, and the same call with separate copies returns ``expected``, the function writes into
+    one argument while still reading the other. (One extra call, made only on a failure.)
+    """
+    if learner is None or learner.last_sent is None:
+        return None
+    name, args, kwargs = learner.last_sent
+    params = learner._signatures.get(name, [])
+    names = [params[i] if i < len(params) else f"argument {i + 1}" for i in range(len(args))] + list(kwargs)
+    values = list(args) + list(kwargs.values())
+    pairs = [(names[i], names[j]) for j in range(len(values)) for i in range(j)
+             if values[j] is values[i] and hasattr(values[i], "shape")]
+    if not pairs:
+        return None
+    copied = [WireTensor(v.array.copy(), v.dtype, v.device) if isinstance(v, WireTensor)
+              else v.copy() if isinstance(v, np.ndarray) else v for v in values]
+    shown = learner.last_call
+    try:
+        again = learner.call(name, *copied[:len(args)], **dict(zip(kwargs, copied[len(args):])))
+        right = close_enough(as_array(again, shown) if np.ndim(expected) else as_number(again, shown),
+                             expected, tol, scale).all()
+    except Exception:  # noqa: BLE001 - raising, hanging or wrong again: no diagnosis, the first failure stands
+        right = False
+    finally:
+        learner.last_call, learner.last_sent = shown, (name, args, kwargs)
+    if not right:
+        return None
+    first, second = pairs[0]
+    kind = "tensor" if any(isinstance(v, WireTensor) for v in values) else "array"
+    return Slip("aliased_arguments", lambda: None,
+                f"{second} was the same {kind} as {first}, and given two separate {kind}s with the same values it "
+                f"returns the right answer. It writes into one argument while still reading the other",
+                f"A caller may pass one {kind} for both arguments, as in {name}({first}, {first}). Put results in "
+                f"a new {kind}, one your function creates, rather than into an input: then reading one argument "
+                f"never sees what was written into the other.")
 
 
 def _hint(hint: str) -> str:

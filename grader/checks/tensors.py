@@ -3,8 +3,9 @@
 Inputs are built as NumPy arrays and sent as :class:`~grader.runner.wire.WireTensor`
 (values, dtype, device): the child turns them into real tensors on that device. Results
 come back as WireTensors, so values are compared with NumPy while dtype and device are
-checked by name. torch is imported only when a torch check actually runs, so grading the
-NumPy exercises never pays for importing it.
+checked by name. torch is imported only where a check needs a torch value of its own (the
+autograd oracle, whether CUDA is there), and only after the learner's first answer: grading the
+NumPy exercises, or a torch function that is still a stub, never imports it in the grader.
 """
 from __future__ import annotations
 
@@ -14,15 +15,23 @@ import numpy as np
 
 from ..format import describe_type, show
 from ..runner.wire import WireTensor
-from .base import Tolerance, close_enough, diagnose, fail, fail_with
+from .base import Tolerance, aliasing_slip, close_enough, diagnose, fail, fail_with
+
+
+def devices():
+    """Every check runs on the CPU, and on CUDA as well when this machine has it: "cpu",
+    then "cuda". Asked for CUDA only once the CPU's calls are done, so a check that stops on
+    its first call (a function still a stub) never imports torch in the grader's process."""
+    yield "cpu"
+    if _cuda_available():
+        yield "cuda"
 
 
 @functools.lru_cache(maxsize=1)
-def devices() -> tuple[str, ...]:
-    """Every check runs on the CPU, and on CUDA as well when this machine has it."""
+def _cuda_available() -> bool:
     import torch
 
-    return ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
+    return torch.cuda.is_available()
 
 
 def tensor(array, dtype: str, device: str) -> WireTensor:
@@ -37,7 +46,7 @@ def dtype_tolerance(tol: Tolerance, dtype: str) -> Tolerance:
 
 
 def expect_tensor(got, expected: np.ndarray, *, dtype: str, device: str, tol: Tolerance, what: str,
-                  name: str = "the result", values: bool = True, slips=(), probe=None) -> np.ndarray:
+                  name: str = "the result", values: bool = True, slips=(), probe=None, learner=None) -> np.ndarray:
     """Fail unless ``got`` is a tensor of ``expected``'s shape, the dtype and device, and values
     (``values=False`` checks only that it is a tensor, of the dtype, on the device).
 
@@ -45,6 +54,8 @@ def expect_tensor(got, expected: np.ndarray, *, dtype: str, device: str, tol: To
     products, whose rounding error scales with the biggest terms, not with each entry).
     ``slips``: the recognisable mistakes (:class:`~grader.checks.base.Slip`) for this tensor,
     named when a wrong shape or wrong values match one (``probe``: see ``base.diagnose``).
+    ``learner``, when the result is the whole of what the learner's last call returned: a
+    call that passed one tensor twice is tried once more on copies (``base.aliasing_slip``).
     """
     if not isinstance(got, WireTensor):
         fail(f"{what}: {name} is {show(got)}, which is {describe_type(got)}; expected a torch tensor")
@@ -71,7 +82,8 @@ def expect_tensor(got, expected: np.ndarray, *, dtype: str, device: str, tol: To
     if not ok.all():
         idx = tuple(int(i) for i in np.argwhere(~ok)[0])
         fail_with(f"{what}: {name} is {show(got.array)}, expected {show(expected)} (first difference at index "
-                  f"{idx}: {show(got.array[idx].item())} vs {show(expected[idx].item())})", recognised())
+                  f"{idx}: {show(got.array[idx].item())} vs {show(expected[idx].item())})",
+                  aliasing_slip(learner, expected, tol, scale) or recognised())
     return got.array
 
 

@@ -16,6 +16,7 @@ from .base import (LearnerRaised, Registry, Slip, close_enough, diagnose, expect
 
 checks = Registry("vectors")
 three = st.tuples(S.vectors(3), S.vectors(3))
+three_maybe_aliased = S.vector_pairs(3, 3)
 
 
 # ----------------------------------------------------------------------------- dot
@@ -41,6 +42,12 @@ def _dot_slips(a, b):
 # The docstrings' worked examples, tried on every run as well.
 DOT_EXAMPLE = (np.array([1.0, -3.0, 5.0]), np.array([4.0, -2.0, -1.0]))
 MATMUL_EXAMPLE = (np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([[5.0, 6.0], [7.0, 8.0]]))
+# One array passed as both arguments (dot(a, a) is |a|²): tried on every run as well, since
+# a function that writes into one argument while reading the other passes every other example.
+_SQUARE = np.array([[1.5, -2.0, 0.5], [3.0, 1.0, -1.0], [0.25, 2.0, 4.0]])
+_VECTOR = np.array([1.5, -2.0, 3.0])
+ALIASED_VECTOR = (_VECTOR, _VECTOR)
+ALIASED_SQUARE = (_SQUARE, _SQUARE)
 # Inputs on which the recognisable slips all give different numbers (a shrunk example is
 # often too small to tell them apart): see base.diagnose.
 DOT_PROBE = (np.array([1.5, -2.0, 3.0, 0.5]), np.array([2.0, 1.0, -1.25, 4.0]))
@@ -50,7 +57,7 @@ MATMUL_PROBES = ((np.arange(1.0, 7.0).reshape(2, 3), np.arange(-5.0, 7.0).reshap
                   np.array([[2.0, -1.0, 0.5], [1.0, 1.5, -3.0], [0.0, 2.0, 1.0]])))
 
 
-@checks.add("dot", "agrees_with_numpy", S.vector_tuples(2), examples=(DOT_EXAMPLE,))
+@checks.add("dot", "agrees_with_numpy", S.vector_pairs(), examples=(DOT_EXAMPLE, ALIASED_VECTOR))
 def _(learner, tol, a, b):
     # Rounding in a sum grows with the size of its terms, not of the result.
     expect_close(learner.dot(a, b), np.dot(a, b), tol, scale=np.abs(a * b).sum(), learner=learner,
@@ -81,12 +88,12 @@ def _(learner, tol, abc, k):
              f"each vector, so the two must agree")
 
 
-@checks.add("dot", "returns_float", S.vector_tuples(2))
+@checks.add("dot", "returns_float", S.vector_pairs())
 def _(learner, tol, a, b):
     expect_float(learner.dot(a, b), learner.last_call)
 
 
-@checks.add("dot", "leaves_inputs_unchanged", S.vector_tuples(2))
+@checks.add("dot", "leaves_inputs_unchanged", S.vector_pairs(), examples=(ALIASED_VECTOR,))
 def _(learner, tol, a, b):
     expect_inputs_unchanged(learner, "dot", (a, b))
 
@@ -126,7 +133,7 @@ def _cross_slips(a, b):
     )
 
 
-@checks.add("cross", "agrees_with_numpy", three)
+@checks.add("cross", "agrees_with_numpy", three_maybe_aliased, examples=(ALIASED_VECTOR,))
 def _(learner, tol, a, b):
     expect_close(learner.cross(a, b), np.cross(a, b), tol, scale=_cross_scale(a, b), learner=learner,
                  slips=_cross_slips(a, b), probe=probing(learner.cross, _cross_slips, CROSS_PROBE))
@@ -161,12 +168,12 @@ def _(learner, tol, a):
              f"each component subtracts two equal products")
 
 
-@checks.add("cross", "returns_array", three)
+@checks.add("cross", "returns_array", three_maybe_aliased)
 def _(learner, tol, a, b):
     expect_array(learner.cross(a, b), (3,), learner.last_call)
 
 
-@checks.add("cross", "leaves_inputs_unchanged", three)
+@checks.add("cross", "leaves_inputs_unchanged", three_maybe_aliased, examples=(ALIASED_VECTOR,))
 def _(learner, tol, a, b):
     expect_inputs_unchanged(learner, "cross", (a, b))
 
@@ -209,7 +216,7 @@ def _matmul_slips(A, B):
     )
 
 
-@checks.add("matmul", "agrees_with_numpy", S.matmul_operands(2), examples=(MATMUL_EXAMPLE,))
+@checks.add("matmul", "agrees_with_numpy", S.matmul_pairs(), examples=(MATMUL_EXAMPLE, ALIASED_SQUARE))
 def _(learner, tol, A, B):
     expect_close(_matmul_or_why_not(learner, A, B), A @ B, tol, scale=np.abs(A) @ np.abs(B), learner=learner,
                  slips=_matmul_slips(A, B), probe=probing(learner.matmul, _matmul_slips, *MATMUL_PROBES))
@@ -268,11 +275,11 @@ def _(learner, tol, A, B):
              f"{show(BtAt)}. (AB)ᵀ must equal BᵀAᵀ")
 
 
-@checks.add("matmul", "returns_array", S.matmul_operands(2))
+@checks.add("matmul", "returns_array", S.matmul_pairs())
 def _(learner, tol, A, B):
     expect_array(learner.matmul(A, B), (A.shape[0], B.shape[1]), learner.last_call)
 
 
-@checks.add("matmul", "leaves_inputs_unchanged", S.matmul_operands(2))
+@checks.add("matmul", "leaves_inputs_unchanged", S.matmul_pairs(), examples=(ALIASED_SQUARE,))
 def _(learner, tol, A, B):
     expect_inputs_unchanged(learner, "matmul", (A, B))

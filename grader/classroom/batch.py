@@ -8,7 +8,9 @@ submission is never imported), under a wall-clock timeout; on timeout the proces
 everything it started (learner processes included) are killed. A broken, hanging or
 hostile submission therefore costs at most its own timeout and never another learner's
 grade. The learner code itself runs in the grader's sandbox; a batch refuses to run
-without one (``namespaces`` or ``uid``) unless told ``--allow-weak-sandbox``.
+without one (``namespaces`` or ``uid``) unless told ``--allow-weak-sandbox``. Where the
+warm grader forks learner processes, every grade run of the batch forks them through the
+batch's own zygotes, started once (:class:`SharedZygotes`).
 
 Official grades use a secret seed (``--secret-seed-file FILE`` or ``$GRADE_SECRET_SEED``,
 see grader/seeds.py): each grade process gets the secret's text in its environment
@@ -60,7 +62,7 @@ from dataclasses import dataclass
 
 from ..atomic import write_atomic, write_json_atomic
 from ..results import SANDBOX_MODES, _num, sandbox_name
-from ..runner import identity, kill
+from ..runner import identity, kill, warm
 from ..text import clean, show_name, spreadsheet_cell
 
 GRADED, TIMEOUT, ERROR = "graded", "timeout", "error"
@@ -328,10 +330,11 @@ def _bytecode_folder() -> str:
 
 
 def _child_env(tmp: str, root: str | None = None, secret: str | None = None,
-               secret_file: str | None = None) -> dict:
+               secret_file: str | None = None, zygotes: str = "") -> dict:
     """The environment of one ``grade run``: the teacher's, with its own TMPDIR, no git
-    identity, the secret seed's text when there is one, and the other submissions (and the
-    secret seed file) off limits to learner code."""
+    identity, the secret seed's text when there is one, the other submissions (and the
+    secret seed file) off limits to learner code, and the batch's zygotes (``zygotes``: the
+    value of $GRADE_WARM_ZYGOTES, see :class:`SharedZygotes`)."""
     from ..seeds import SECRET_ENV
 
     env = dict(os.environ)
@@ -349,15 +352,89 @@ def _child_env(tmp: str, root: str | None = None, secret: str | None = None,
     # once per learner: torch alone would cost seconds each time).
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPYCACHEPREFIX"] = _bytecode_folder()
-    if root and os.pathsep not in root:
-        # The folder of every submission is off limits to learner code (each reads only its
-        # own), where the sandbox cannot hide it altogether.
+    off_limits = _off_limits(root, secret_file)
+    if off_limits:
         forbidden = [p for p in env.get("GRADE_FORBIDDEN_DIRS", "").split(os.pathsep) if p]
-        env["GRADE_FORBIDDEN_DIRS"] = os.pathsep.join([*forbidden, os.path.abspath(root)])
-    if secret_file and os.pathsep not in secret_file:
-        forbidden = [p for p in env.get("GRADE_FORBIDDEN_DIRS", "").split(os.pathsep) if p]
-        env["GRADE_FORBIDDEN_DIRS"] = os.pathsep.join([*forbidden, os.path.realpath(secret_file)])
+        env["GRADE_FORBIDDEN_DIRS"] = os.pathsep.join([*forbidden, *off_limits])
+    # The batch's zygotes (grader/runner/warm.py), for this grade run alone to name: never
+    # whatever the batch itself was started with.
+    env.pop(warm.INHERIT_ENV, None)
+    if zygotes:
+        env[warm.INHERIT_ENV] = zygotes
     return env
+
+
+def _off_limits(root: str | None, secret_file: str | None) -> list[str]:
+    """What a batch adds to each grade run's forbidden folders: the folder of every
+    submission (each reads only its own, where the sandbox cannot hide it altogether) and
+    the secret seed file."""
+    found = []
+    if root and os.pathsep not in root:
+        found.append(os.path.abspath(root))
+    if secret_file and os.pathsep not in secret_file:
+        found.append(os.path.realpath(secret_file))
+    return found
+
+
+class SharedZygotes:
+    """The warm grader's zygotes of one batch (grader/runner/warm.py), shared by its grade runs.
+
+    Without them each ``grade run`` starts its own zygotes and pays NumPy's and torch's
+    import again for every learner. So the batch process starts them, once per batch, when
+    the first grade run is about to start (a batch whose grading is all skipped, or done
+    elsewhere, starts none), and every grade run inherits their control sockets
+    (:meth:`handover`). They are started for the layout every grade run of the batch
+    needs: the same environment (nothing learner-specific is in it) and the whole class
+    folder, the secret seed file and the course folder hidden where the sandbox's runtime
+    would show them (each grade run hides its one learner's part of it). A zygote never
+    runs learner code and holds nothing of a learner: modules, uid, limits and control
+    group travel with each fork request, and each learner process gets namespaces of its
+    own. They end with the batch (:meth:`close`).
+    """
+
+    def __init__(self, course, names: list[str], root: str, secret_file: str | None = None):
+        self.course, self.names, self.root, self.secret_file = course, names, root, secret_file
+        self._lock = threading.Lock()
+        self._started: set | None = None  # keys of the zygotes started here, once tried
+        self._handover: tuple[str, tuple[int, ...]] = ("", ())
+
+    def handover(self) -> tuple[str, tuple[int, ...]]:
+        """(value of $GRADE_WARM_ZYGOTES, descriptors to pass) for a grade run starting now."""
+        with self._lock:  # the first grade run starts them; the others wait that long
+            if self._started is None:
+                before = warm.started()
+                try:
+                    self._start()
+                except Exception as exc:  # noqa: BLE001 - no shared zygotes: each grade run starts its own
+                    if os.environ.get("GRADE_DEBUG"):
+                        print(f"grade batch: no shared zygotes ({exc})", file=sys.stderr)
+                self._started = warm.started() - before
+            # (One that stops meanwhile is seen by each grade run, which then starts its own.)
+            return self._handover
+
+    def _start(self) -> None:
+        from ..context import _course_folder_off_limits, off_limits  # what each grade run hides too
+        from ..runner.sandbox import LearnerProcess
+
+        exercises = [self.course.get(n) for n in self.names if n in self.course.names()]
+        # Each grade run's forbidden folders: those of this process and the batch's own.
+        with off_limits(os.pathsep.join(_off_limits(self.root, self.secret_file)) or None), \
+                _course_folder_off_limits():
+            for exercise in exercises:  # one per framework and limits (the same key: started once)
+                LearnerProcess(exercise.name, os.path.join(os.path.abspath(self.root), exercise.module_file),
+                               exercise.limits, torch=exercise.framework == "torch").warm_up()
+        self._handover = warm.handover()
+
+    def close(self) -> None:
+        """End the zygotes this batch started."""
+        with self._lock:
+            started, self._started = self._started or set(), set()
+            self._handover = ("", ())
+        if started:
+            warm.close_all(started)
+
+
+_shared: list[SharedZygotes] = []  # the running batch's (grade runs on this machine only)
 
 
 def _first_paragraph(text: str, limit: int = 400) -> str:
@@ -403,6 +480,7 @@ def _grade_run(names: list[str], source: str, *, timeout: float, seed: int | Non
                "--no-progress", "--jobs", str(max(1, jobs)), *options]
     if seed is not None:
         command += ["--seed", str(seed)]
+    zygotes, fds = _shared[0].handover() if _shared else ("", ())
     cwd, tmp = _workspace()
     try:
         with _running_lock:
@@ -411,8 +489,8 @@ def _grade_run(names: list[str], source: str, *, timeout: float, seed: int | Non
             # die_with_parent: a batch killed outright (SIGKILL) takes its grade processes with
             # it; this thread waits on the process for its whole life, so the signal is not early.
             identity.libc()  # loaded before the fork: die_with_parent calls into it
-            proc = subprocess.Popen(command, cwd=cwd, env=_child_env(tmp, root, secret, secret_file),
-                                    stdin=subprocess.DEVNULL,
+            proc = subprocess.Popen(command, cwd=cwd, env=_child_env(tmp, root, secret, secret_file, zygotes),
+                                    stdin=subprocess.DEVNULL, pass_fds=fds,
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
                                     preexec_fn=identity.die_with_parent)
             _running[proc.pid] = proc
@@ -836,11 +914,18 @@ def run_batch(root: str, out: str, names: list[str], course, *, jobs: int = 1, f
             on_done(record)
 
     _stopping.clear()
-    with _stop_on_signals() as caught:
-        grade_all = _grade_all if cluster is None else cluster.grade_all
-        futures = grade_all(todo, root, names, save, caught, jobs=jobs, timeout=timeout, seed=seed,
-                             inner_jobs=inner_jobs, options=options, rewrite=rewrite, secret=secret,
-                             secret_file=secret_file if secret is not None else None, before=before)
+    if cluster is None:  # learner code runs here: the grade runs share this batch's zygotes
+        _shared[:] = [SharedZygotes(course, names, root, secret_file if secret is not None else None)]
+    try:
+        with _stop_on_signals() as caught:
+            grade_all = _grade_all if cluster is None else cluster.grade_all
+            futures = grade_all(todo, root, names, save, caught, jobs=jobs, timeout=timeout, seed=seed,
+                                 inner_jobs=inner_jobs, options=options, rewrite=rewrite, secret=secret,
+                                 secret_file=secret_file if secret is not None else None, before=before)
+    finally:
+        for shared in _shared:
+            shared.close()
+        _shared.clear()
     rewrite()
     if caught:
         raise Interrupted(caught[0], saved=len(records))

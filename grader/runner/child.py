@@ -100,9 +100,11 @@ class Child:
             self.send(reply, out_buffers)
 
     # ---------------------------------------------------------------- values
-    def decode(self, node, buffers):
+    def decode(self, node, buffers, shared: dict | None = None):
+        """A value the grader sent; ``shared`` (one per message) keeps ``f(a, a)`` aliased."""
         return wire.decode(node, buffers, tensor_factory=self.make_tensor,
-                           expr_factory=self.make_function, ref_factory=self.objects.__getitem__)
+                           expr_factory=self.make_function, ref_factory=self.objects.__getitem__,
+                           shared=shared)
 
     def make_tensor(self, array, dtype, device):
         torch = self.torch
@@ -297,8 +299,9 @@ class Child:
             error["missing"] = True
             return {"status": "raised", "error": error}, []
         try:
-            args = [self.decode(a, buffers) for a in header.get("args", [])]
-            kwargs = {k: self.decode(v, buffers) for k, v in header.get("kwargs", {}).items()}
+            shared: dict = {}
+            args = [self.decode(a, buffers, shared) for a in header.get("args", [])]
+            kwargs = {k: self.decode(v, buffers, shared) for k, v in header.get("kwargs", {}).items()}
         except BaseException as exc:  # noqa: B902
             return {"status": "raised", "error": self.describe_error(exc)}, []
         before = len(self.autograd_attempts)
@@ -344,7 +347,8 @@ class Child:
 
     def op_store(self, header, buffers):
         try:
-            values = [self.decode(v, buffers) for v in header.get("values", [])]
+            shared: dict = {}
+            values = [self.decode(v, buffers, shared) for v in header.get("values", [])]
             if header.get("sync"):
                 self.synchronize()
         except BaseException as exc:  # noqa: B902

@@ -236,8 +236,9 @@ def sandbox_arguments(*, as_root: bool, staged: str | None, scratch_mb: int, hid
     ``zygote``: the same sandbox for the warm grader's zygote (grader/runner/zygote.py),
     which holds no learner's modules (each process it forks gets its own /work, /tmp,
     /dev/shm and /proc) and keeps, besides what switching to a fresh uid takes, the
-    capability to build those namespaces (``CAP_SYS_ADMIN``). Each learner process it
-    forks drops every capability before it runs anything of the learner's.
+    capability to build those namespaces (``CAP_SYS_ADMIN``); an ordinary user's zygote gets
+    ``CAP_SYS_ADMIN`` and ``CAP_SETPCAP`` inside its own user namespace only. Each learner
+    process it forks drops every capability before it runs anything of the learner's.
     ``runner_fds`` (``{file name: fd}``): the runner's files given as descriptors to copy
     (``--ro-bind-data``) instead of a staged folder, so nothing is left on disk.
     """
@@ -259,6 +260,10 @@ def sandbox_arguments(*, as_root: bool, staged: str | None, scratch_mb: int, hid
                  "--cap-add", "CAP_SETPCAP"]  # just enough for the child to become its fresh uid
         if zygote:
             args += ["--cap-add", "CAP_SYS_ADMIN"]  # unshare and mount, for each learner process
+    elif zygote:
+        # Inside its own user namespace only (no more than the user has outside it): unshare
+        # and mount for each learner process, and empty each one's bounding set (CAP_SETPCAP).
+        args += ["--cap-add", "CAP_SYS_ADMIN", "--cap-add", "CAP_SETPCAP"]
     return args + ["--"]
 
 

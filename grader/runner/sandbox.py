@@ -105,8 +105,10 @@ class Reply:
     seconds: float = 0.0  # send-to-reply time on the grader's clock
 
 
-def _encode_arg(value, buffers):
-    return wire.encode(value, buffers, expr_to_tree=lambda v: v.to_wire() if isinstance(v, Function) else None)
+def _encode_arg(value, buffers, seen: dict | None = None):
+    """One argument; ``seen`` (one per call) sends an array passed twice as one (aliased) array."""
+    return wire.encode(value, buffers, expr_to_tree=lambda v: v.to_wire() if isinstance(v, Function) else None,
+                       seen=seen)
 
 
 class LearnerProcess:
@@ -253,7 +255,9 @@ class LearnerProcess:
         try:
             self.proc = _spawn(
                 command, stdin=subprocess.DEVNULL, stdout=out_w, stderr=subprocess.STDOUT,
-                cwd=cwd, env=env, pass_fds=tuple(child_fds), start_new_session=True, close_fds=True,
+                # out_w becomes stdout and stderr; in pass_fds too, a third copy of it stayed open
+                cwd=cwd, env=env, pass_fds=tuple(fd for fd in child_fds if fd != out_w), start_new_session=True,
+                close_fds=True,
                 preexec_fn=functools.partial(_prepare_child, self.limits, self.uid if self.sandbox == "uid" else None,
                                              nproc, tuple(join)),
             )
@@ -286,7 +290,8 @@ class LearnerProcess:
         lim = self.limits
         request = {"uid": self.uid, "token": self._token, "scratch_mb": lim.scratch_mb,
                    "limits": {"cpu_seconds": lim.cpu_seconds, "file_size_mb": lim.file_size_mb,
-                              "open_files": lim.open_files, "memory_mb": lim.memory_mb, "nproc": nproc}}
+                              "open_files": lim.open_files, "memory_mb": lim.memory_mb, "nproc": nproc,
+                              "processes": lim.processes}}  # an ordinary user's: the zygote counts (zygote.py)
         proc = None
         try:
             proc = zygote.fork(request, [to_child_r, from_child_w, out_w, report_w, *join])
@@ -317,11 +322,13 @@ class LearnerProcess:
 
     def _zygote(self):
         """The zygote that would fork this child, or None (cold start)."""
-        if self.sandbox != "namespaces" or self.uid is None:
+        if self.sandbox != "namespaces":
             return None
         env = self._child_env()
         env.update(HOME=isolation.CHILD_WORK, TMPDIR=isolation.CHILD_WORK, GRADE_SANDBOX_TOKEN=warm.TOKEN_PLACEHOLDER)
-        return warm.zygote_for("torch" if self.torch else "numpy", as_root=True, env=env, hidden=self._hidden())
+        # As root the child takes a fresh uid; as an ordinary user it keeps the user's own.
+        return warm.zygote_for("torch" if self.torch else "numpy", as_root=self.uid is not None, env=env,
+                               hidden=self._hidden())
 
     def warm_up(self) -> bool:
         """Start (in the background) the zygote this process's child would be forked from,
@@ -526,11 +533,12 @@ class LearnerProcess:
             if error is not None:
                 raise ProcessGone("start", "the module could not be imported again")
         buffers: list = []
+        seen: dict = {}
         header = {
             "op": "call", "fn": fn, "method": method,
             "target": None if target is None else target.id,
-            "args": [_encode_arg(a, buffers) for a in args],
-            "kwargs": {k: _encode_arg(v, buffers) for k, v in (kwargs or {}).items()},
+            "args": [_encode_arg(a, buffers, seen) for a in args],
+            "kwargs": {k: _encode_arg(v, buffers, seen) for k, v in (kwargs or {}).items()},
             "return_args": return_args, "keep": keep, "sync": sync,
         }
         frame = wire.pack(header, buffers)
@@ -569,7 +577,8 @@ class LearnerProcess:
         """Keep ``values`` (arrays, tensors) in the child; ``Reply.value`` is their handles'
         ids, in order, for :meth:`call` to take as arguments without copying them again."""
         buffers: list = []
-        header = {"op": "store", "values": [_encode_arg(v, buffers) for v in values], "sync": sync}
+        seen: dict = {}
+        header = {"op": "store", "values": [_encode_arg(v, buffers, seen) for v in values], "sync": sync}
         return self._exchange(header, buffers, timeout)
 
     def fetch(self, handle, *, drop=(), sync: bool = False, timeout: float | None = None) -> Reply:

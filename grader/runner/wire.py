@@ -14,6 +14,10 @@ Value encoding (the ``"t"`` tag of each JSON node):
     ndarray {dtype, shape, buf}, npscalar {dtype, v}, tensor {dtype, shape, device, buf},
     expr {v: expression tree, see grader.expressions}, opaque {type, repr} (anything else).
 
+Aliasing: an array or tensor met twice in one message (``dot(a, a)``) is sent once; both
+nodes name the same buffer. A decoder given a ``shared`` dict rebuilds it as one object again,
+so a learner's function sees exactly the aliasing its caller made.
+
 This module is imported by the child too, by file path, so it must depend on the
 standard library and NumPy only (torch is imported lazily, and only if already loaded).
 """
@@ -90,8 +94,12 @@ class Handle:
 # --------------------------------------------------------------------------- encoding
 
 
-def encode(value, buffers: list, depth: int = 0, expr_to_tree=None):
-    """Turn ``value`` into a JSON-able tree, appending array bytes to ``buffers``."""
+def encode(value, buffers: list, depth: int = 0, expr_to_tree=None, seen: dict | None = None):
+    """Turn ``value`` into a JSON-able tree, appending array bytes to ``buffers``.
+
+    ``seen`` (one dict for every value of a message) sends an array or tensor that was
+    already sent as the same buffer again, which keeps ``f(a, a)`` an aliased call.
+    """
     if depth > MAX_DEPTH:
         return {"t": "opaque", "type": "nested", "repr": "(nested too deeply)"}
     # Exact type checks: a subclass of float or list may override anything, so it is
@@ -109,16 +117,28 @@ def encode(value, buffers: list, depth: int = 0, expr_to_tree=None):
         return {"t": "str", "v": value[:MAX_STR]}
     if t is list or t is tuple:
         return {"t": "list" if t is list else "tuple",
-                "v": [encode(v, buffers, depth + 1, expr_to_tree) for v in value]}
+                "v": [encode(v, buffers, depth + 1, expr_to_tree, seen) for v in value]}
     if t is dict:
-        return {"t": "dict", "v": {str(k)[:MAX_STR]: encode(v, buffers, depth + 1, expr_to_tree)
+        return {"t": "dict", "v": {str(k)[:MAX_STR]: encode(v, buffers, depth + 1, expr_to_tree, seen)
                                    for k, v in value.items()}}
+    if seen is not None and id(value) in seen:
+        return dict(seen[id(value)][1])
+    node = _encode_object(value, buffers, expr_to_tree)
+    if seen is not None and node.get("t") in ("ndarray", "tensor"):
+        seen[id(value)] = (value, node)  # the value is kept so that its id is not reused
+    return node
+
+
+def _encode_object(value, buffers: list, expr_to_tree):
+    t = type(value)
     if t is np.ndarray:
         return _encode_array(value, buffers)
     if isinstance(value, np.generic) and type(value).__module__ == "numpy":
         return {"t": "npscalar", "dtype": value.dtype.name, "v": repr(value.item())}
+    # getattr: the grader may be importing torch on another thread (grading._import_meanwhile),
+    # and a module half imported has no Tensor yet; the grader's own tensors are WireTensors.
     torch = sys.modules.get("torch")
-    if torch is not None and type(value) is torch.Tensor:
+    if torch is not None and type(value) is getattr(torch, "Tensor", None):
         return _encode_tensor(value, buffers, torch)
     if isinstance(value, Handle):
         return value.ref()
@@ -176,14 +196,18 @@ def _safe_repr(value) -> str:
 
 
 def decode(node, buffers: list, depth: int = 0, tensor_factory=None, expr_factory=None,
-           ref_factory=None):
+           ref_factory=None, shared: dict | None = None):
     """Inverse of :func:`encode`, validating everything (the sender may be hostile).
 
     ``tensor_factory(array, dtype, device)`` builds tensors (the child makes real torch
     tensors; the grader keeps :class:`WireTensor`). ``expr_factory(tree)`` rebuilds
     functions sent as data. ``ref_factory(id)`` (child only) looks up a kept object.
+    ``shared`` (one dict for every value of a message) rebuilds nodes that name the same
+    buffer as one object; without it every node is a fresh copy (what the grader wants
+    from a child, whose aliasing it never needs and should not trust).
     """
-    kw = dict(tensor_factory=tensor_factory, expr_factory=expr_factory, ref_factory=ref_factory)
+    kw = dict(tensor_factory=tensor_factory, expr_factory=expr_factory, ref_factory=ref_factory,
+              shared=shared)
     if depth > MAX_DEPTH or not isinstance(node, dict):
         raise WireError("malformed value")
     tag = node.get("t")
@@ -208,14 +232,22 @@ def decode(node, buffers: list, depth: int = 0, tensor_factory=None, expr_factor
         return {str(k): decode(v, buffers, depth + 1, **kw)
                 for k, v in _want(node.get("v"), dict).items()}
     if tag in ("ndarray", "tensor"):
-        array = _decode_array(node, buffers)
-        if tag == "ndarray":
-            return array
-        dtype = _want(node.get("dtype"), str)
-        device = _want(node.get("device"), str)[:64]
-        if tensor_factory is None:
-            return WireTensor(array, dtype, device)
-        return tensor_factory(array, dtype, device)
+        key = None
+        if shared is not None:
+            # The whole node is the key: the same buffer read as another dtype, shape or
+            # device is another object.
+            key = json.dumps(node, sort_keys=True)
+            if key in shared:
+                return shared[key]
+        value = _decode_array(node, buffers)
+        if tag == "tensor":
+            dtype = _want(node.get("dtype"), str)
+            device = _want(node.get("device"), str)[:64]
+            value = WireTensor(value, dtype, device) if tensor_factory is None else \
+                tensor_factory(value, dtype, device)
+        if key is not None:
+            shared[key] = value
+        return value
     if tag == "npscalar":
         dtype = _want(node.get("dtype"), str)
         if dtype not in _ALLOWED_DTYPES:
