@@ -274,3 +274,37 @@ def test_a_submission_is_packed_through_the_batch_checks_and_at_the_deadline(tmp
     (root / "bob").symlink_to(root / "ann")
     files, record = pack(batch.Learner(b"bob"), str(root), None)
     assert files is None and "symbolic link" in record["message"]
+
+
+def test_a_worker_grades_every_learner_through_one_zygote_of_its_own(tmp_path, monkeypatch):
+    """A worker process pays NumPy's import once, not once per learner: the first learner it
+    grades starts its zygote, and every grade run forks its learner processes through it
+    (counted in $GRADE_WARM_LOG, not timed). Each learner's grade is the one it earns."""
+    pytest.importorskip("distributed")
+    from grader.classroom import cluster
+
+    if cluster.worker_sandbox() != "namespaces":
+        pytest.skip("learner processes are forked by a zygote only in the namespaces sandbox")
+    monkeypatch.setattr(cluster, "_here", {})
+    log = tmp_path / "warm.log"
+    monkeypatch.setenv("GRADE_WARM_LOG", str(log))
+    monkeypatch.delenv("GRADE_WARM", raising=False)
+    wrong = solved().replace("return float(np.dot(a, b))", "return float(np.dot(a, b)) + 1.0")
+    assert wrong != solved()
+    records = {}
+    try:
+        for name, text in (("ann", solved()), ("ben", wrong), ("cat", solved())):
+            task = {"learner": name, "files": {"vectors.py": text.encode()}, "names": ["vectors"], "timeout": 300,
+                    "seed": None, "options": ["--no-timing"]}
+            records[name] = cluster.grade_packed(task)
+    finally:
+        for zygotes in cluster._here.values():
+            zygotes.close()
+    totals = {name: (r["status"], r["report"]["score"], r["report"]["max_score"]) for name, r in records.items()}
+    assert totals["ann"] == totals["cat"] == ("graded", totals["ann"][2], totals["ann"][2]), totals
+    assert totals["ben"][0] == "graded" and totals["ben"][1] < totals["ben"][2], totals
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    starts = [(s["framework"], s["pid"]) for s in lines if s["event"] == "start"]
+    assert starts == [("numpy", os.getpid())], f"one zygote, started by the worker: {lines}"
+    forks = [line for line in lines if line["event"] == "fork"]
+    assert len(forks) >= 3 and all(f["inherited"] and f["pid"] != os.getpid() for f in forks), lines

@@ -469,7 +469,7 @@ def _read_report(out: bytes) -> dict:
 
 def _grade_run(names: list[str], source: str, *, timeout: float, seed: int | None, jobs: int,
                options: tuple, root: str | None = None, secret: str | None = None,
-               secret_file: str | None = None) -> tuple[str, dict | None, str, int]:
+               secret_file: str | None = None, zygotes: SharedZygotes | None = None) -> tuple[str, dict | None, str, int]:
     """One ``grade run`` process: ``(status, report, message, exit code)``.
 
     It is started in a session of its own, so that a timeout or an interrupted batch can
@@ -480,7 +480,8 @@ def _grade_run(names: list[str], source: str, *, timeout: float, seed: int | Non
                "--no-progress", "--jobs", str(max(1, jobs)), *options]
     if seed is not None:
         command += ["--seed", str(seed)]
-    zygotes, fds = _shared[0].handover() if _shared else ("", ())
+    shared = zygotes or (_shared[0] if _shared else None)
+    zygotes, fds = shared.handover() if shared is not None else ("", ())
     cwd, tmp = _workspace()
     try:
         with _running_lock:
@@ -537,7 +538,7 @@ def _linked_part(folder: str) -> str | None:
 
 def grade_submission(learner: str, folder: str, names: list[str], *, timeout: float, seed: int | None,
                      jobs: int = 1, options: tuple = (), root: str | None = None, secret: str | None = None,
-                     secret_file: str | None = None, before=None) -> dict:
+                     secret_file: str | None = None, before=None, zygotes: SharedZygotes | None = None) -> dict:
     """Grade one learner's repository in a child ``grade`` process; a record for the gradebook.
 
     ``learner`` is the printable name, ``folder`` the real path. A set-up error that
@@ -546,7 +547,8 @@ def grade_submission(learner: str, folder: str, names: list[str], *, timeout: fl
     what is left of the timeout, and the broken ones score 0.
 
     ``before`` (an aware datetime): grade the last commit made at or before it, not the
-    folder as it is (see :func:`_at_deadline`).
+    folder as it is (see :func:`_at_deadline`). ``zygotes``: the warm grader's zygotes this
+    grade run forks through (default: the running local batch's, see :class:`SharedZygotes`).
     """
     started = time.monotonic()
     record = {"learner": learner, "status": ERROR, "message": "", "report": None}
@@ -558,6 +560,8 @@ def grade_submission(learner: str, folder: str, names: list[str], *, timeout: fl
         run = dict(seed=seed, jobs=jobs, options=options, root=root)
         if secret is not None:  # only then, so that a fake grade_submission in a test needs no new keywords
             run.update(secret=secret, secret_file=secret_file)
+        if zygotes is not None:
+            run.update(zygotes=zygotes)
         status, report, message, code = _grade_run(names, source, timeout=timeout, **run)
         if code == 2 and len(names) > 1:
             status, report, message = _grade_each(names, source, started + timeout, **run)

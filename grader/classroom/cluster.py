@@ -131,7 +131,7 @@ def grade_packed(task: dict) -> dict:
         extra = {} if task.get("secret") is None else {"secret": task["secret"]}
         record = batch.grade_submission(task["learner"], folder, task["names"], timeout=task["timeout"],
                                         seed=task["seed"], jobs=task.get("jobs", 1), options=tuple(task["options"]),
-                                        root=_root_on_worker(), **extra)
+                                        root=_root_on_worker(), zygotes=zygotes_here(task["names"]), **extra)
     finally:
         batch._remove(folder)
     if record.get("status") == INTERRUPTED:
@@ -140,6 +140,28 @@ def grade_packed(task: dict) -> dict:
         raise Reschedule()  # this worker was told to stop its grading: run it elsewhere
     record.update(worker=where, worker_sandbox=mode)
     return record
+
+
+_here: dict = {}  # this worker's zygotes, per set of exercises (see zygotes_here)
+_here_lock = threading.Lock()
+
+
+def zygotes_here(names: list[str]) -> batch.SharedZygotes:
+    """The warm grader's zygotes of this worker for ``names``, shared by every learner it grades.
+
+    A worker process lives for many tasks, so it is the batch worker that pays NumPy's and
+    torch's imports: once, when its first learner is graded (``SharedZygotes.handover``),
+    not once per learner. They hide the folder learners are unpacked into; nothing of a
+    learner (nor the secret seed, which travels in each grade run's environment) is in
+    them. They end with the worker process (``grader.runner.warm``'s exit handler).
+    """
+    from ..context import get_course
+
+    key = tuple(sorted(names))
+    with _here_lock:
+        if key not in _here:
+            _here[key] = batch.SharedZygotes(get_course(), list(names), _root_on_worker())
+        return _here[key]
 
 
 def _stop_grading_here() -> int:

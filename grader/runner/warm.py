@@ -5,8 +5,9 @@ A *zygote* (:mod:`grader.runner.zygote`) is started once per framework (``numpy`
 ``torch``) in the same bubblewrap sandbox as every learner process, imports the framework,
 and forks one fresh learner process per module, each in namespaces, a control group and a
 uid of its own (see that module and docs/security.md). So ``grade`` pays torch's import once per
-run, ``grade watch`` once per session, ``grade batch`` once per batch: its zygotes are
-shared by the learners of the batch, whose ``grade run`` processes inherit them. That is
+run, ``grade watch`` once per session, ``grade batch`` once per batch (on a Dask cluster,
+once per worker process): its zygotes are shared by the learners of the batch, whose
+``grade run`` processes inherit them. That is
 sound because a zygote holds nothing of any learner: it never runs learner code, and what
 differs per learner (the modules, a fresh uid, a token, the limits, the control group)
 travels in each fork request, into a learner process with namespaces of its own.
