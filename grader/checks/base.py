@@ -453,11 +453,19 @@ def expect_close(got, expected, tol: Tolerance, *, scale=None, what: str | None 
     """
     what = what or (learner.last_call if learner else "the function")
     expected_arr = np.asarray(expected, dtype=float)
+
+    def wrong(message: str, value) -> None:
+        """Fail with ``message``, naming the mistake when one is recognised."""
+        slip = aliasing_slip(learner, expected_arr, tol, scale) or \
+            (diagnose(value, slips, probe=probe) if slips else None)
+        if slip is not None:
+            fail_with(message, slip)
+        fail(message + _hint(hint))
+
     if expected_arr.ndim == 0:
         value = as_number(got, what)
         if not close_enough(value, expected_arr, tol, scale).all():
-            _fail_value(f"{what} returned {show(value)}, expected {show(float(expected_arr))}", value, hint, slips,
-                        probe, aliasing_slip(learner, expected_arr, tol, scale))
+            wrong(f"{what} returned {show(value)}, expected {show(float(expected_arr))}", value)
         return value
     try:
         arr = as_array(got, what)
@@ -467,23 +475,14 @@ def expect_close(got, expected, tol: Tolerance, *, scale=None, what: str | None 
             raise
         fail_with(str(wrong), slip)
     if arr.shape != expected_arr.shape:
-        _fail_value(f"{what} returned {describe_type(got)}; expected shape {tuple(expected_arr.shape)}", arr,
-                    hint, slips, probe, aliasing_slip(learner, expected_arr, tol, scale))
+        wrong(f"{what} returned {describe_type(got)}; expected shape {tuple(expected_arr.shape)}", arr)
     ok = close_enough(arr, expected_arr, tol, scale)
     if not ok.all():
         idx = tuple(int(i) for i in np.argwhere(~ok)[0])
         at = f" (first difference at index {idx[0] if len(idx) == 1 else idx}: " \
              f"{show(arr[idx].item())} vs {show(expected_arr[idx].item())})"
-        _fail_value(f"{what} returned {show(arr)}, expected {show(expected_arr)}{at}", arr, hint, slips, probe,
-                    aliasing_slip(learner, expected_arr, tol, scale))
+        wrong(f"{what} returned {show(arr)}, expected {show(expected_arr)}{at}", arr)
     return arr
-
-
-def _fail_value(message: str, got, hint: str, slips, probe=None, aliasing: Slip | None = None) -> None:
-    slip = aliasing or (diagnose(got, slips, probe=probe) if slips else None)
-    if slip is not None:
-        fail_with(message, slip)
-    fail(message + _hint(hint))
 
 
 def aliasing_slip(learner: Learner | None, expected, tol: Tolerance, scale=None) -> Slip | None:

@@ -406,8 +406,7 @@ class SharedZygotes:
                 try:
                     self._start()
                 except Exception as exc:  # noqa: BLE001 - no shared zygotes: each grade run starts its own
-                    if os.environ.get("GRADE_DEBUG"):
-                        print(f"grade batch: no shared zygotes ({exc})", file=sys.stderr)
+                    warm.debug(f"grade batch: no shared zygotes ({exc})")
                 self._started = warm.started() - before
             # (One that stops meanwhile is seen by each grade run, which then starts its own.)
             return self._handover

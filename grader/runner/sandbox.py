@@ -33,7 +33,6 @@ import shutil
 import signal
 import stat
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -307,8 +306,7 @@ class LearnerProcess:
                 self._send_modules(time.monotonic() + max(10.0, lim.call_timeout))
                 return True
             except (warm.Unavailable, OSError) as exc:
-                if os.environ.get("GRADE_DEBUG"):
-                    print(f"grade: warm start failed, starting cold: {exc}", file=sys.stderr)
+                warm.debug(f"grade: warm start failed, starting cold: {exc}")
                 zygote.broken = True  # its namespaces cannot be built here: cold from now on
                 proc.kill()
                 proc.wait()

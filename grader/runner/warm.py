@@ -125,9 +125,10 @@ def _log(event: str, zygote: "Zygote") -> None:
         pass
 
 
-def _debug(text: str) -> None:
+def debug(text: str) -> None:
+    """Say ``text`` on stderr where ``GRADE_DEBUG`` is set: why a warm start did not happen."""
     if os.environ.get("GRADE_DEBUG"):
-        print(f"grade: {text}", file=sys.stderr)
+        print(text, file=sys.stderr)
 
 
 def _host_pid(pidfd: int) -> int:
@@ -476,13 +477,13 @@ def adopt() -> int:
     try:
         entries = _handover_entries(text)
     except ValueError as exc:
-        _debug(f"{INHERIT_ENV} ignored: {exc}")
+        debug(f"grade: {INHERIT_ENV} ignored: {exc}")
         return 0
     taken = []
     for entry in entries:
         sock = _inherited_socket(entry["fd"])
         if sock is None:
-            _debug(f"{INHERIT_ENV} ignored descriptor {entry['fd']}: not the control socket of a zygote")
+            debug(f"grade: {INHERIT_ENV} ignored descriptor {entry['fd']}: not the control socket of a zygote")
             continue
         zygote = Zygote(entry["framework"], as_root=entry["as_root"], env={}, hidden=[])
         zygote.env_digest, zygote.masked = entry["env"], tuple(entry["masks"])
@@ -547,7 +548,7 @@ def _inherited(framework: str, as_root: bool, env: dict, hidden: list[str]) -> Z
     with _lock:
         for zygote in _adopted:
             if not zygote.broken and zygote.hung_up():
-                _debug(f"the batch's {zygote.framework} zygote has stopped: this grade run starts its own")
+                debug(f"grade: the batch's {zygote.framework} zygote has stopped: this grade run starts its own")
                 zygote.broken = True
             if not zygote.broken and zygote.serves(framework, as_root, env_digest, needed):
                 return zygote
